@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+// Fulcrum: an HTTP/1.1 reverse-proxy load balancer whose balancing strategies
+// and health probes are plugins loaded at run time through a C ABI.
+import PackageDescription
+
+/// The package root, for the linker version script path (the linker runs elsewhere).
+let root = String(#filePath.dropLast("/Package.swift".count))
+
+/// Built-in plugins: each is its own dynamic library, built against the SDK
+/// only. The host does not link them; it finds and dlopens them at run time.
+let plugins: [(product: String, folder: String)] = [
+    ("FulcrumRoundRobin", "RoundRobin"),
+    ("FulcrumWeightedRoundRobin", "WeightedRoundRobin"),
+    ("FulcrumStickyRoundRobin", "StickyRoundRobin"),
+    ("FulcrumLeastConnections", "LeastConnections"),
+    ("FulcrumPowerOfTwoChoices", "PowerOfTwoChoices"),
+    ("FulcrumSourceIPHash", "SourceIPHash"),
+    ("FulcrumHTTPProbe", "HTTPProbe"),
+    ("FulcrumTCPProbe", "TCPProbe"),
+]
+
+/// Export nothing but `fulcrum_plugin_entry` from a plugin.
+let pluginLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "--version-script=\(root)/SDK/fulcrum-plugin.exports"])
+]
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "fulcrum",
+    products: [
+        .executable(name: "fulcrum", targets: ["fulcrum"]),
+        .executable(name: "fulcrum-backend", targets: ["fulcrum-backend"]),
+        .library(name: "FulcrumSDK", targets: ["FulcrumSDK"]),
+    ] + plugins.map { .library(name: $0.product, type: .dynamic, targets: [$0.product]) },
+    targets: [
+        // The ABI: one C header (with a module map, so Swift can import it too).
+        .target(name: "CFulcrumPlugin", path: "SDK/include", publicHeadersPath: "."),
+        // Writing a plugin in Swift: protocols, trampolines, helpers.
+        .target(name: "FulcrumSDK", dependencies: ["CFulcrumPlugin"], path: "SDK/FulcrumSDK", swiftSettings: strict),
+
+        // The host.
+        .target(name: "CFulcrumShim", path: "Sources/CFulcrumShim"),
+        .target(name: "FulcrumCore", dependencies: ["CFulcrumShim"], path: "Sources/FulcrumCore", swiftSettings: strict),
+        .target(name: "FulcrumEventLoop", dependencies: ["CFulcrumShim", "FulcrumCore"], path: "Sources/FulcrumEventLoop", swiftSettings: strict),
+        .target(name: "FulcrumHTTP", dependencies: ["FulcrumCore"], path: "Sources/FulcrumHTTP", swiftSettings: strict),
+        .target(name: "FulcrumRegistry", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumSDK"], path: "Sources/FulcrumRegistry", swiftSettings: strict),
+        .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: strict),
+        .target(name: "FulcrumProxy", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumRegistry"], path: "Sources/FulcrumProxy", swiftSettings: strict),
+        .target(name: "FulcrumControlPlane", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumProxy", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumControlPlane", swiftSettings: strict),
+        .target(name: "FulcrumDemoBackend", dependencies: ["CFulcrumShim", "FulcrumCore"], path: "Sources/FulcrumDemoBackend", swiftSettings: strict),
+        .executableTarget(name: "fulcrum", dependencies: ["FulcrumControlPlane", "FulcrumDemoBackend"], path: "Sources/fulcrum", swiftSettings: strict),
+        .executableTarget(name: "fulcrum-backend", dependencies: ["FulcrumDemoBackend"], path: "Sources/fulcrum-backend", swiftSettings: strict),
+
+        // Tests.
+        .testTarget(name: "FulcrumHTTPTests", dependencies: ["FulcrumHTTP"], path: "Tests/FulcrumHTTPTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumSDK"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
+    ] + plugins.map {
+        .target(name: $0.product, dependencies: ["FulcrumSDK"], path: "Plugins/\($0.folder)",
+                swiftSettings: strict, linkerSettings: pluginLinkerSettings)
+    }
+)
