@@ -1,0 +1,57 @@
+import Foundation
+import FulcrumPluginHost
+import XCTest
+
+/// A Swift plugin written outside this package, built with the one-line
+/// command of docs/writing-a-plugin.md, and loaded without rebuilding the host.
+final class OutOfTreePluginTests: XCTestCase {
+    func testSwiftPluginBuiltWithTheDocumentedCommand() throws {
+        let directory = try temporaryDirectory("swift-plugin")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = directory + "/FirstHealthy.swift"
+        try """
+        import FulcrumSDK
+
+        final class FirstHealthy: FulcrumStrategy {
+            static let name = "first-healthy"
+            static let aliases = ["FH"]
+            static let description = "always the first eligible backend"
+            static let observesCompletions = true
+            var count = 0
+            var completed = 0
+            init?(host: FulcrumHost, config: String) {}
+            func update(_ backends: FulcrumBackends) { count = backends.count }
+            func pick(_ request: FulcrumRequest) -> Int? { count > 0 ? completed % 1 : nil }
+            func complete(backendID: UInt64, status: Int32, durationMicros: UInt64) { completed += 1 }
+        }
+
+        @c public func fulcrum_plugin_entry() -> UnsafePointer<fulcrum_plugin> {
+            fulcrumExport(name: "first-healthy", version: "0.1.0", strategies: [FirstHealthy.self])
+        }
+        """.write(toFile: source, atomically: true, encoding: .utf8)
+
+        // The documented command, verbatim but for paths.
+        let sdk = repositoryRoot + "/SDK"
+        let sdkSources = try FileManager.default.contentsOfDirectory(atPath: sdk + "/FulcrumSDK")
+            .filter { $0.hasSuffix(".swift") }.sorted().map { sdk + "/FulcrumSDK/" + $0 }
+        let output = directory + "/libfirst-healthy.so"
+        try runCommand("swiftc", ["-emit-library", "-parse-as-library", "-module-name", "FulcrumSDK", "-I", sdk + "/include"]
+            + sdkSources + [source, "-Xlinker", "--version-script=\(sdk)/fulcrum-plugin.exports", "-o", output])
+
+        let catalog = PluginCatalog()
+        let (warnings, errors) = catalog.loadDirectory(directory)
+        XCTAssertTrue(errors.isEmpty && warnings.isEmpty, "\(warnings) \(errors)")
+        let descriptor = try XCTUnwrap(catalog.strategy(named: "fh"))
+        XCTAssertEqual(descriptor.description, "always the first eligible backend")
+        let instance = try XCTUnwrap(descriptor.makeInstance())
+        XCTAssertTrue(instance.wantsCompletions)
+        let backends = TestBackends(count: 3)
+        instance.update(backends.all)
+        XCTAssertEqual(instance.pick(), 0)
+        instance.complete(backendID: backends.ids[0], status: 200, durationMicros: 10)
+        // Only the entry point is exported.
+        let symbols = try runCommand("nm", ["-D", "--defined-only", output])
+        let globals = symbols.split(separator: "\n").filter { $0.contains(" T ") || $0.contains(" D ") || $0.contains(" B ") }
+        XCTAssertEqual(globals.map { $0.split(separator: " ").last.map(String.init) ?? "" }, ["fulcrum_plugin_entry"])
+    }
+}
