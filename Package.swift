@@ -52,6 +52,9 @@ let package = Package(
         .executableTarget(name: "fulcrum", dependencies: ["FulcrumControlPlane", "FulcrumDemoBackend"], path: "Sources/fulcrum", swiftSettings: strict),
         .executableTarget(name: "fulcrum-backend", dependencies: ["FulcrumDemoBackend"], path: "Sources/fulcrum-backend", swiftSettings: strict),
 
+        // Benchmarks (run by hand; see bench/README.md).
+        .executableTarget(name: "fulcrum-pick-bench", dependencies: ["FulcrumPluginHost", "FulcrumRegistry"], path: "bench/PickBench", swiftSettings: strict),
+
         // Tests.
         .testTarget(name: "FulcrumHTTPTests", dependencies: ["FulcrumHTTP"], path: "Tests/FulcrumHTTPTests", swiftSettings: strict),
         .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),

@@ -13,6 +13,7 @@ final class RoundRobin: FulcrumStrategy {
     static let description = "each healthy backend in turn"
 
     private static let rotations = FulcrumSharedState<FulcrumRotation>()
+    private var lease: FulcrumLease<FulcrumRotation>?
     private var rotation = FulcrumRotation()
     private var count: UInt64 = 0
 
@@ -20,7 +21,8 @@ final class RoundRobin: FulcrumStrategy {
 
     func update(_ backends: FulcrumBackends) {
         count = UInt64(backends.count)
-        rotation = Self.rotations.value(for: fulcrumSignature(of: backends, includeWeights: false)) { FulcrumRotation() }
+        lease = Self.rotations.lease(fulcrumSignature(of: backends, includeWeights: false)) { FulcrumRotation() }
+        rotation = lease!.value
     }
 
     func pick(_ request: FulcrumRequest) -> Int? {

@@ -7,7 +7,7 @@ import Glibc
 /// the next one in the rotation and sticks to that.
 ///
 /// Memory is bounded: the table shared by all workers holds `max_clients`
-/// entries (default 65,536, 32 bytes each) in 8-way buckets; an entry idle
+/// entries (default 65,536, 32 bytes each) in 4-way buckets; an entry idle
 /// for `idle_timeout` seconds (default 1800) is forgotten, and a full bucket
 /// evicts its least recently seen client. Config: {"max_clients": N, "idle_timeout": S}.
 final class StickyRoundRobin: FulcrumStrategy {
@@ -18,9 +18,11 @@ final class StickyRoundRobin: FulcrumStrategy {
     private static let tables = FulcrumSharedState<StickyTable>()
     private static let rotations = FulcrumSharedState<FulcrumRotation>()
 
+    private let tableLease: FulcrumLease<StickyTable>
     private let table: StickyTable
     private var ids: [UInt64] = []
     private var indexOf = FulcrumIDIndexMap()
+    private var rotationLease: FulcrumLease<FulcrumRotation>?
     private var rotation = FulcrumRotation()
 
     init?(host: FulcrumHost, config: String) {
@@ -36,15 +38,17 @@ final class StickyRoundRobin: FulcrumStrategy {
             idleSeconds = s
         }
         let idleMs = UInt64(idleSeconds * 1000)
-        table = Self.tables.value(for: FulcrumHash.mix(UInt64(maxClients)) ^ idleMs) {
+        tableLease = Self.tables.lease(FulcrumHash.mix(UInt64(maxClients)) ^ idleMs) {
             StickyTable(maxClients: maxClients, idleMilliseconds: idleMs)
         }
+        table = tableLease.value
     }
 
     func update(_ backends: FulcrumBackends) {
         ids = backends.map(\.id)
         indexOf = FulcrumIDIndexMap(backends)
-        rotation = Self.rotations.value(for: fulcrumSignature(of: backends, includeWeights: false)) { FulcrumRotation() }
+        rotationLease = Self.rotations.lease(fulcrumSignature(of: backends, includeWeights: false)) { FulcrumRotation() }
+        rotation = rotationLease!.value
     }
 
     func pick(_ request: FulcrumRequest) -> Int? {
@@ -59,9 +63,11 @@ final class StickyRoundRobin: FulcrumStrategy {
 }
 
 /// The client → backend table shared by all SRR instances with the same
-/// configuration. 8-way set-associative buckets guarded by 1,024 striped
-/// mutexes: a lookup touches one bucket (one cache line pair) under one
-/// uncontended lock.
+/// configuration: 4-way set-associative buckets (128 bytes, two cache lines)
+/// under 1,024 striped sequence locks. A returning client whose entry was
+/// seen within the last second is found without writing anything (an
+/// optimistic read); new clients, re-assignments and the last-seen refresh
+/// (at most once a second per client) take the stripe's lock.
 final class StickyTable: @unchecked Sendable {
     struct Entry {
         var keyHigh: UInt64
@@ -71,29 +77,26 @@ final class StickyTable: @unchecked Sendable {
         var lastSeen: UInt64
     }
 
-    static let ways = 8
-    static let stripes = 1024
+    static let ways = 4
     let bucketMask: Int
     let idleMilliseconds: UInt64
+    /// An entry younger than this is used as is; older, its last-seen time is
+    /// rewritten (at most once a second, and well before it could expire).
+    let refreshAfter: UInt64
     private let entries: UnsafeMutablePointer<Entry>
-    private let locks: UnsafeMutablePointer<pthread_mutex_t>
+    private let locks = FulcrumStripedLock()
 
     init(maxClients: Int, idleMilliseconds: UInt64) {
         var buckets = 1
         while buckets * Self.ways < maxClients { buckets <<= 1 }
         bucketMask = buckets - 1
         self.idleMilliseconds = idleMilliseconds
+        refreshAfter = min(1000, idleMilliseconds / 2)
         entries = .allocate(capacity: buckets * Self.ways)
         entries.initialize(repeating: Entry(keyHigh: 0, keyLow: 0, backendID: 0, lastSeen: 0), count: buckets * Self.ways)
-        locks = .allocate(capacity: Self.stripes)
-        for i in 0..<Self.stripes { pthread_mutex_init(locks + i, nil) }
     }
 
-    deinit {
-        for i in 0..<Self.stripes { pthread_mutex_destroy(locks + i) }
-        locks.deallocate()
-        entries.deallocate()
-    }
+    deinit { entries.deallocate() }
 
     var capacity: Int { (bucketMask + 1) * Self.ways }
 
@@ -121,11 +124,30 @@ final class StickyTable: @unchecked Sendable {
     func resolve(_ key: (UInt64, UInt64), eligible: (UInt64) -> Int?, assign: () -> UInt64, found: (Int) -> Void) {
         let h = FulcrumHash.mix(key.0 ^ FulcrumHash.mix(key.1))
         let bucket = Int(truncatingIfNeeded: h) & bucketMask
-        let lock = locks + (bucket & (Self.stripes - 1))
         let slots = entries + bucket * Self.ways
         let now = Self.nowMilliseconds()
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
+        // Fast path: a fresh entry for this client, found without writing.
+        let hit: UInt64? = locks.readOptimistically(bucket) {
+            for w in 0..<Self.ways {
+                let e = slots[w]
+                if e.keyHigh == key.0 && e.keyLow == key.1 && e.lastSeen != 0 && now &- e.lastSeen <= refreshAfter {
+                    return e.backendID
+                }
+            }
+            return nil
+        } ?? nil
+        if let hit, let index = eligible(hit) {
+            found(index)
+            return
+        }
+        locks.withLock(bucket) {
+            resolveLocked(slots, key, now, eligible: eligible, assign: assign, found: found)
+        }
+    }
+
+    @inline(__always)
+    private func resolveLocked(_ slots: UnsafeMutablePointer<Entry>, _ key: (UInt64, UInt64), _ now: UInt64,
+                               eligible: (UInt64) -> Int?, assign: () -> UInt64, found: (Int) -> Void) {
         var victim = 0
         var victimSeen = UInt64.max
         for w in 0..<Self.ways {
@@ -133,7 +155,7 @@ final class StickyTable: @unchecked Sendable {
             let live = e.lastSeen != 0 && now &- e.lastSeen <= idleMilliseconds
             if live && e.keyHigh == key.0 && e.keyLow == key.1 {
                 if let index = eligible(e.backendID) {
-                    slots[w].lastSeen = now
+                    if now &- e.lastSeen > refreshAfter { slots[w].lastSeen = now }
                     found(index)
                     return
                 }

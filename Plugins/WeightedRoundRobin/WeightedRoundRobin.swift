@@ -19,15 +19,25 @@ final class WeightedRoundRobin: FulcrumStrategy {
     /// Schedules longer than this (in picks per period) are not precomputed.
     static let defaultMaxSchedule = 1 << 20
 
-    final class Schedule: Sendable {
-        let order: [Int32]
+    final class Schedule: @unchecked Sendable {
+        /// Immutable after init; a raw buffer so a pick reads it without
+        /// retaining an array.
+        let order: UnsafeMutableBufferPointer<Int32>
         let rotation = FulcrumRotation()
-        init(order: [Int32]) { self.order = order }
+        init(order: [Int32]) {
+            self.order = .allocate(capacity: order.count)
+            _ = self.order.initialize(from: order)
+        }
+        deinit { order.deallocate() }
     }
 
     private static let schedules = FulcrumSharedState<Schedule>()
     private let maxSchedule: Int
-    private var schedule: Schedule?
+    /// The shared schedule (nil when the fallback runs); `order` and
+    /// `rotation` are its parts, copied out for the pick path.
+    private var lease: FulcrumLease<Schedule>?
+    private var order: UnsafeMutablePointer<Int32>?
+    private var rotation = FulcrumRotation()
     private var period: UInt64 = 0
     // The fallback: nginx's algorithm on this instance's own state.
     private var weights: [Int] = []
@@ -52,18 +62,21 @@ final class WeightedRoundRobin: FulcrumStrategy {
         let reducedTotal = divisor > 0 ? total / divisor : 0
         if reducedTotal > 0 && reducedTotal <= maxSchedule {
             let reduced = weights.map { $0 / divisor }
-            schedule = Self.schedules.value(for: fulcrumSignature(of: backends)) {
+            lease = Self.schedules.lease(fulcrumSignature(of: backends)) {
                 Schedule(order: Self.smoothSequence(weights: reduced, length: reducedTotal))
             }
+            order = lease!.value.order.baseAddress
+            rotation = lease!.value.rotation
             period = UInt64(reducedTotal)
         } else {
-            schedule = nil
+            lease = nil
+            order = nil
         }
     }
 
     func pick(_ request: FulcrumRequest) -> Int? {
-        if let schedule {
-            return Int(schedule.order[Int(schedule.rotation.next() % period)])
+        if let order {
+            return Int(order[Int(rotation.next() % period)])
         }
         return smoothStep()
     }

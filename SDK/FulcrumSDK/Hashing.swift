@@ -4,7 +4,7 @@
 /// same backend after a restart.
 public enum FulcrumHash {
     /// The splitmix64 finaliser: a bijective avalanche of one word.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func mix(_ x: UInt64) -> UInt64 {
         var z = x &+ 0x9E37_79B9_7F4A_7C15
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -13,7 +13,7 @@ public enum FulcrumHash {
     }
 
     /// A 64-bit hash of `bytes`, reading eight bytes per step.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
         var h = mix(seed ^ UInt64(bytes.count))
         var i = 0
@@ -44,7 +44,7 @@ public enum FulcrumHash {
 
 /// Load comparison shared by the least-loaded strategies: is `a/wa` below `b/wb`?
 /// Cross-multiplied in 64 bits, so there is no division and no rounding.
-@inline(__always)
+@inlinable @inline(__always)
 public func fulcrumLessLoaded(_ a: UInt32, weight wa: UInt32, than b: UInt32, weight wb: UInt32) -> Bool {
     UInt64(a) &* UInt64(wb) < UInt64(b) &* UInt64(wa)
 }

@@ -11,11 +11,12 @@ public enum FulcrumLogLevel: Int32, Sendable {
 /// optional unwrapping on the request path.
 public struct FulcrumHost: @unchecked Sendable {
     public let raw: UnsafePointer<fulcrum_host>
-    private let activeRequestsFn: @convention(c) (UInt64) -> UInt32
-    private let randomFn: @convention(c) () -> UInt64
+    @usableFromInline let activeRequestsFn: @convention(c) (UInt64) -> UInt32
+    @usableFromInline let randomFn: @convention(c) () -> UInt64
     private let logFn: @convention(c) (Int32, UnsafePointer<CChar>?) -> Void
     private let monotonicFn: (@convention(c) () -> UInt64)?
     private let latencyFn: (@convention(c) (UInt64) -> UInt64)?
+    @usableFromInline let batchFn: (@convention(c) (UnsafePointer<UInt64>?, Int, UnsafeMutablePointer<UInt32>?) -> Void)?
 
     public init(_ raw: UnsafePointer<fulcrum_host>) {
         self.raw = raw
@@ -26,19 +27,31 @@ public struct FulcrumHost: @unchecked Sendable {
         let rev1 = h.revision >= 1
         monotonicFn = rev1 ? h.monotonic_ns : nil
         latencyFn = rev1 ? h.latency_ewma_us : nil
+        batchFn = rev1 ? h.active_requests_batch : nil
+    }
+
+    /// `out[i] = activeRequests(ids[i])` for `count` backends, in one host
+    /// call when the host offers it.
+    @inlinable @inline(__always)
+    public func activeRequests(_ ids: UnsafePointer<UInt64>, count: Int, into out: UnsafeMutablePointer<UInt32>) {
+        if let batchFn {
+            batchFn(ids, count, out)
+        } else {
+            for i in 0..<count { out[i] = activeRequestsFn(ids[i]) }
+        }
     }
 
     /// Requests in flight to `backendID` across every worker of the process.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func activeRequests(_ backendID: UInt64) -> UInt32 { activeRequestsFn(backendID) }
 
     /// A fast pseudo-random number from the host.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func randomU64() -> UInt64 { randomFn() }
 
     /// A uniformly distributed number in `0..<bound` (`bound` > 0), without modulo bias
     /// worth mentioning for bounds far below 2^64 (Lemire's multiply-shift).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func random(below bound: Int) -> Int {
         Int(truncatingIfNeeded: randomFn().multipliedFullWidth(by: UInt64(bound)).high)
     }

@@ -11,15 +11,16 @@ public struct FulcrumBackends: RandomAccessCollection, @unchecked Sendable {
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public subscript(position: Int) -> FulcrumBackend { FulcrumBackend(raw: base![position]) }
 }
 
 /// One eligible backend.
 public struct FulcrumBackend: @unchecked Sendable {
     public let raw: fulcrum_backend
-    @inline(__always) public var id: UInt64 { raw.id }
-    @inline(__always) public var weight: UInt32 { raw.weight }
+    @inlinable public init(raw: fulcrum_backend) { self.raw = raw }
+    @inlinable @inline(__always) public var id: UInt64 { raw.id }
+    @inlinable @inline(__always) public var weight: UInt32 { raw.weight }
     /// The registered address ("http://host:port"). Allocates: call it in `update`, not in `pick`.
     public var address: String { raw.address.map { String(cString: $0) } ?? "" }
 }
@@ -28,18 +29,18 @@ public struct FulcrumBackend: @unchecked Sendable {
 public struct FulcrumRequest: @unchecked Sendable {
     public let raw: UnsafePointer<fulcrum_request>
 
-    @inline(__always) public init(_ raw: UnsafePointer<fulcrum_request>) { self.raw = raw }
+    @inlinable @inline(__always) public init(_ raw: UnsafePointer<fulcrum_request>) { self.raw = raw }
 
     /// The client address in network byte order: 4 bytes (IPv4) or 16 (IPv6).
-    @inline(__always)
+    @inlinable @inline(__always)
     public var clientIP: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: raw.pointee.client_ip, count: Int(raw.pointee.client_ip_len))
     }
-    @inline(__always)
+    @inlinable @inline(__always)
     public var method: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: raw.pointee.method, count: raw.pointee.method_len) }
-    @inline(__always)
+    @inlinable @inline(__always)
     public var path: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: raw.pointee.path, count: raw.pointee.path_len) }
-    @inline(__always)
+    @inlinable @inline(__always)
     public var host: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: raw.pointee.host, count: raw.pointee.host_len) }
 
     /// The first value of header `name` (case-insensitive), or nil.

@@ -38,9 +38,12 @@ final class StrategyBox {
     init(_ strategy: any FulcrumStrategy) { self.strategy = strategy }
 }
 
+/// Calls `body` with the instance behind `p` without retaining it: the host
+/// owns the instance until `destroy`, so +0 is safe, and `pick` then costs no
+/// reference counting.
 @inline(__always)
-private func box(_ p: UnsafeMutableRawPointer?) -> StrategyBox {
-    Unmanaged<StrategyBox>.fromOpaque(p!).takeUnretainedValue()
+private func withStrategy<R>(_ p: UnsafeMutableRawPointer?, _ body: (any FulcrumStrategy) -> R) -> R {
+    Unmanaged<StrategyBox>.fromOpaque(p!)._withUnsafeGuaranteedRef { body($0.strategy) }
 }
 
 /// C function pointers cannot capture the strategy type, so `create` goes
@@ -70,14 +73,14 @@ let strategyDestroy: @convention(c) (UnsafeMutableRawPointer?) -> Void = { p in
 }
 
 let strategyUpdate: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<fulcrum_backend>?, Int) -> Void = { p, backends, count in
-    box(p).strategy.update(FulcrumBackends(base: backends, count: count))
+    withStrategy(p) { $0.update(FulcrumBackends(base: backends, count: count)) }
 }
 
 let strategyPick: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<fulcrum_request>?) -> Int64 = { p, request in
-    guard let request, let index = box(p).strategy.pick(FulcrumRequest(request)) else { return -1 }
+    guard let request, let index = withStrategy(p, { $0.pick(FulcrumRequest(request)) }) else { return -1 }
     return Int64(index)
 }
 
 let strategyComplete: @convention(c) (UnsafeMutableRawPointer?, UInt64, Int32, UInt64) -> Void = { p, id, status, duration in
-    box(p).strategy.complete(backendID: id, status: status, durationMicros: duration)
+    withStrategy(p) { $0.complete(backendID: id, status: status, durationMicros: duration) }
 }

@@ -163,6 +163,10 @@ typedef struct fulcrum_host {
      *  microseconds (an exponentially weighted moving average over the
      *  host's proxied requests), or 0 when unknown. */
     uint64_t (*latency_ewma_us)(uint64_t backend_id);
+    /** Since revision 1: active_requests for `count` backends in one call:
+     *  out[i] = active_requests(ids[i]). For strategies that scan every
+     *  backend on each pick (least connections): one call instead of N. */
+    void (*active_requests_batch)(const uint64_t *ids, size_t count, uint32_t *out);
 } fulcrum_host;
 
 /**

@@ -26,7 +26,8 @@ int fulcrum_cpu_count(void) {
 #include <time.h>
 
 uint64_t fulcrum_random_u64(void) {
-    static __thread uint64_t state;
+    /* initial-exec: a plain %fs-relative load, not a __tls_get_addr call. */
+    static __thread uint64_t state __attribute__((tls_model("initial-exec")));
     if (state == 0) {
         if (getrandom(&state, sizeof state, GRND_NONBLOCK) != sizeof state || state == 0) {
             struct timespec ts;
@@ -37,4 +38,19 @@ uint64_t fulcrum_random_u64(void) {
     state += 0xa0761d6478bd642fULL;
     __uint128_t t = (__uint128_t)state * (state ^ 0xe7037ed1a0b428dbULL);
     return (uint64_t)(t >> 64) ^ (uint64_t)t;
+}
+
+uint64_t *fulcrum_backend_words;
+uint64_t fulcrum_backend_capacity;
+
+uint32_t fulcrum_host_active_requests(uint64_t id) { return fulcrum_backend_active(id); }
+uint64_t fulcrum_host_latency_ewma_us(uint64_t id) { return fulcrum_backend_latency(id); }
+
+void fulcrum_backend_table_install(uint64_t *words, uint64_t capacity) {
+    fulcrum_backend_words = words;
+    __atomic_store_n(&fulcrum_backend_capacity, capacity, __ATOMIC_RELEASE);
+}
+
+void fulcrum_host_active_requests_batch(const uint64_t *ids, size_t count, uint32_t *out) {
+    for (size_t i = 0; i < count; i++) out[i] = fulcrum_backend_active(ids[i]);
 }

@@ -3,14 +3,14 @@ import CFulcrumShim
 import FulcrumCore
 import FulcrumRegistry
 
-/// The `fulcrum_host` every plugin instance receives: plain C functions over
-/// the process-wide backend table, so `active_requests` from a plugin is one
-/// indirect call and one atomic load.
+/// The `fulcrum_host` every plugin instance receives. `active_requests` and
+/// `latency_ewma_us` are C functions over the process-wide backend table
+/// (one indirect call and one load); the rest are Swift.
 public enum HostServices {
     public nonisolated(unsafe) static let host: UnsafePointer<fulcrum_host> = {
         let p = UnsafeMutablePointer<fulcrum_host>.allocate(capacity: 1)
         p.initialize(to: fulcrum_host(
-            active_requests: { id in BackendTable.shared.active(id) },
+            active_requests: fulcrum_host_active_requests,
             random_u64: { fulcrum_random_u64() },
             log: { level, message in
                 guard let message else { return }
@@ -19,7 +19,9 @@ public enum HostServices {
             },
             revision: UInt32(FULCRUM_HOST_REVISION),
             monotonic_ns: { Clock.monotonicNanos() },
-            latency_ewma_us: { id in BackendTable.shared.latencyEWMA(id) }))
+            latency_ewma_us: fulcrum_host_latency_ewma_us,
+            active_requests_batch: fulcrum_host_active_requests_batch))
+        _ = BackendTable.shared  // maps the table the C functions read
         return UnsafePointer(p)
     }()
 }

@@ -41,7 +41,10 @@ public final class StrategyInstance {
     private let completeFn: (@convention(c) (UnsafeMutableRawPointer?, UInt64, Int32, UInt64) -> Void)?
     private let destroyFn: @convention(c) (UnsafeMutableRawPointer?) -> Void
     /// Size of the last update; `pick` results outside it are treated as none.
-    public private(set) var count = 0
+    /// (Private storage lets whole-module optimisation drop the dynamic
+    /// exclusivity check a public stored `var` would cost on every pick.)
+    private var eligibleCount = 0
+    public var count: Int { eligibleCount }
 
     init(descriptor: StrategyDescriptor, raw: UnsafeMutableRawPointer) {
         self.descriptor = descriptor
@@ -57,16 +60,17 @@ public final class StrategyInstance {
 
     /// Gives the instance the eligible backends (valid until the next update).
     public func update(_ backends: UnsafePointer<fulcrum_backend>?, count: Int) {
-        self.count = count
+        eligibleCount = count
         updateFn(raw, count > 0 ? backends : nil, count)
     }
 
     /// An index into the last update's backends, or nil for none.
     @inline(__always)
     public func pick(_ request: UnsafePointer<fulcrum_request>) -> Int? {
-        guard count > 0 else { return nil }
+        let n = eligibleCount
+        guard n > 0 else { return nil }
         let index = pickFn(raw, request)
-        return index >= 0 && index < Int64(count) ? Int(index) : nil
+        return index >= 0 && index < Int64(n) ? Int(index) : nil
     }
 
     @inline(__always)

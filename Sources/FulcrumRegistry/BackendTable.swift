@@ -12,7 +12,11 @@ import Synchronization
 /// outlives its backend's removal (its slot since given to another backend)
 /// can therefore neither count against the newcomer nor drive its count
 /// below zero.
-public final class BackendTable: @unchecked Sendable {
+///
+/// A trivial struct (two words, no references): reading `shared` and calling
+/// `active` costs no reference counting, which matters because plugins call
+/// it per backend per pick.
+public struct BackendTable: @unchecked Sendable {
     public static let shared = BackendTable(capacity: 16_384)
 
     public let capacity: Int
@@ -24,15 +28,18 @@ public final class BackendTable: @unchecked Sendable {
         var free: [Int] = []
         var nextUnused = 0
     }
-    private let allocation = Mutex(Allocation())
+    /// Slot allocation is a control-plane affair (registration, removal).
+    private static let allocation = Mutex(Allocation())
 
-    public init(capacity: Int) {
+    private init(capacity: Int) {
         self.capacity = capacity
         let bytes = capacity * Self.wordsPerSlot * 8
         // Anonymous pages: zeroed, and resident only once a slot is used.
         let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         precondition(raw != MAP_FAILED, "cannot map the backend table")
         words = raw!.bindMemory(to: UInt64.self, capacity: capacity * Self.wordsPerSlot)
+        // The C host services read the same memory.
+        fulcrum_backend_table_install(words, UInt64(capacity))
     }
 
     @inline(__always) public static func slot(of id: UInt64) -> Int { Int(id & 0xFFFF_FFFF) }
@@ -56,7 +63,7 @@ public final class BackendTable: @unchecked Sendable {
     /// are recycled first-in first-out, so a removed backend's slot rests as
     /// long as possible before it serves another.
     public func allocate() -> UInt64? {
-        allocation.withLock { a -> UInt64? in
+        Self.allocation.withLock { a -> UInt64? in
             let slot: Int
             if a.nextUnused < capacity {
                 slot = a.nextUnused
@@ -78,7 +85,7 @@ public final class BackendTable: @unchecked Sendable {
     public func release(_ id: UInt64) {
         guard valid(id) else { return }
         let slot = Self.slot(of: id)
-        allocation.withLock { a in
+        Self.allocation.withLock { a in
             var expected = fulcrum_load_relaxed(word(slot, 0))
             guard expected >> 32 == Self.tag(of: id) else { return }
             while fulcrum_cas(word(slot, 0), &expected, 0) == 0 {
@@ -113,11 +120,7 @@ public final class BackendTable: @unchecked Sendable {
 
     /// In-flight requests on `id` across the process; 0 for an unknown id.
     @inline(__always)
-    public func active(_ id: UInt64) -> UInt32 {
-        guard valid(id) else { return 0 }
-        let v = fulcrum_load_relaxed(word(Self.slot(of: id), 0))
-        return v >> 32 == Self.tag(of: id) ? UInt32(truncatingIfNeeded: v) : 0
-    }
+    public func active(_ id: UInt64) -> UInt32 { fulcrum_backend_active(id) }
 
     /// Folds one response-head latency into the backend's EWMA (weight 1/8,
     /// as TCP's SRTT). Racing updates from two workers may lose one sample:
@@ -132,8 +135,5 @@ public final class BackendTable: @unchecked Sendable {
     }
 
     /// The smoothed latency in microseconds, 0 when unknown.
-    public func latencyEWMA(_ id: UInt64) -> UInt64 {
-        guard owns(id) else { return 0 }
-        return fulcrum_load_relaxed(word(Self.slot(of: id), 1))
-    }
+    public func latencyEWMA(_ id: UInt64) -> UInt64 { fulcrum_backend_latency(id) }
 }

@@ -237,15 +237,16 @@ final class StrategyPropertyTests: XCTestCase {
     }
 
     func testStickyRoundRobinMemoryIsBounded() throws {
-        // Eight entries: one bucket. The ninth client evicts the least recently seen.
+        // Eight entries (the minimum): two 4-way buckets. Twenty more clients
+        // certainly fill the first client's bucket and evict it, the least recently seen.
         let srr = try strategy("SRR", config: #"{"max_clients": 8}"#)
         let backends = TestBackends(count: 2)
         srr.update(backends.all)
         let first = srr.pick(clientIPv4: 0x0B00_0000)!
         XCTAssertEqual(first, 0)
-        for i in 1...8 { _ = srr.pick(clientIPv4: 0x0B00_0000 + UInt32(i)) }
-        // Nine picks so far: the rotation's next is 1; the first client was evicted,
-        // so it is treated as new and given 1.
+        for i in 1...20 { _ = srr.pick(clientIPv4: 0x0B00_0000 + UInt32(i)) }
+        // 21 picks so far: the rotation's next is 1; the first client was
+        // evicted, so it is treated as new and given 1.
         XCTAssertEqual(srr.pick(clientIPv4: 0x0B00_0000), 1)
     }
 

@@ -94,6 +94,34 @@ static inline void fulcrum_counter_add(uint64_t *p, uint64_t v) {
     __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
 }
 
+/* ---- the process-wide backend table (see BackendTable.swift) ----
+ * Word 0 of each 8-word slot is tag << 32 | in-flight count; word 1 the latency
+ * EWMA in µs. The host services plugins call per backend per pick read it here
+ * in C: no Swift lazy-global check, no reference counting. */
+extern uint64_t *fulcrum_backend_words;
+extern uint64_t fulcrum_backend_capacity;
+
+static inline uint32_t fulcrum_backend_active(uint64_t id) {
+    uint64_t slot = id & 0xFFFFFFFFu, tag = id >> 32;
+    if (slot >= fulcrum_backend_capacity || tag == 0) return 0;
+    uint64_t v = __atomic_load_n(&fulcrum_backend_words[slot * 8], __ATOMIC_RELAXED);
+    return (v >> 32) == tag ? (uint32_t)v : 0;
+}
+
+static inline uint64_t fulcrum_backend_latency(uint64_t id) {
+    uint64_t slot = id & 0xFFFFFFFFu, tag = id >> 32;
+    if (slot >= fulcrum_backend_capacity || tag == 0) return 0;
+    uint64_t v = __atomic_load_n(&fulcrum_backend_words[slot * 8], __ATOMIC_RELAXED);
+    return (v >> 32) == tag ? __atomic_load_n(&fulcrum_backend_words[slot * 8 + 1], __ATOMIC_RELAXED) : 0;
+}
+
+/* Installs the table the functions above read (once, at start). */
+void fulcrum_backend_table_install(uint64_t *words, uint64_t capacity);
+/* Plain C functions for fulcrum_host (shim.c). */
+uint32_t fulcrum_host_active_requests(uint64_t id);
+uint64_t fulcrum_host_latency_ewma_us(uint64_t id);
+void fulcrum_host_active_requests_batch(const uint64_t *ids, size_t count, uint32_t *out);
+
 /* ---- signals and threads ---- */
 static inline int fulcrum_block_signals(void) {
     sigset_t set;
