@@ -80,6 +80,16 @@ static inline int fulcrum_close_reset(int fd) {
 
 static inline int fulcrum_errno(void) { return errno; }
 
+/* writev of up to two buffers (either may be empty) without building an iovec array in Swift. */
+static inline ssize_t fulcrum_writev2(int fd, const void *a, size_t alen, const void *b, size_t blen) {
+    struct iovec iov[2];
+    int n = 0;
+    if (alen) { iov[n].iov_base = (void *)a; iov[n].iov_len = alen; n++; }
+    if (blen) { iov[n].iov_base = (void *)b; iov[n].iov_len = blen; n++; }
+    if (n == 0) return 0;
+    return writev(fd, iov, n);
+}
+
 /* ---- atomics on raw memory ---- */
 static inline uint64_t fulcrum_load_relaxed(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline uint64_t fulcrum_load_acquire(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }

@@ -1,0 +1,292 @@
+import FulcrumCore
+import FulcrumPluginHost
+import FulcrumProxy
+import FulcrumRegistry
+import FulcrumSDK
+import Glibc
+
+/// The admin API of CONTRACT §3, JSend envelopes throughout.
+public final class AdminAPI: Sendable {
+    let registry: Registry
+    let registrar: Registrar
+    let catalog: PluginCatalog
+    let selection: Published<StrategySelection>
+    let proxy: Proxy
+    let health: HealthChecker
+    let token: String?
+    let background = ProbeWorkers(maxThreads: 32)
+    let startedAt = Clock.monotonicNanos()
+
+    init(registry: Registry, registrar: Registrar, catalog: PluginCatalog, selection: Published<StrategySelection>,
+         proxy: Proxy, health: HealthChecker, token: String?) {
+        self.registry = registry
+        self.registrar = registrar
+        self.catalog = catalog
+        self.selection = selection
+        self.proxy = proxy
+        self.health = health
+        self.token = token
+    }
+
+    // MARK: envelopes
+
+    static func json(_ status: Int, _ value: JSONValue) -> AdminResponse {
+        AdminResponse(status: status, contentType: "application/json", body: Array((value.serialized + "\n").utf8))
+    }
+
+    static func success(_ data: JSONValue) -> AdminResponse { json(200, ["status": "success", "data": data]) }
+
+    static func fail(_ status: Int, _ title: String) -> AdminResponse {
+        json(status, ["status": "fail", "data": ["title": .string(title)]])
+    }
+
+    // MARK: routing
+
+    public func handle(_ r: AdminRequest, respond: @escaping @Sendable (AdminResponse) -> Void) {
+        if let token, !authorized(r, token: token) {
+            var response = Self.fail(401, "unauthorized: send Authorization: Bearer <token>")
+            response.headers.append(("WWW-Authenticate", "Bearer realm=\"fulcrum\""))
+            respond(response)
+            return
+        }
+        func only(_ methods: String...) -> Bool {
+            if methods.contains(r.method) { return true }
+            var response = Self.fail(405, "method \(r.method) not allowed on \(r.path)")
+            response.headers.append(("Allow", methods.joined(separator: ", ")))
+            respond(response)
+            return false
+        }
+        switch r.path {
+        case "/register":
+            if only("POST") { register(r, respond: respond) }
+        case "/backends":
+            guard only("GET", "DELETE") else { return }
+            respond(r.method == "GET" ? listBackends() : drain(r))
+        case "/strategy":
+            guard only("GET", "PUT") else { return }
+            respond(r.method == "GET" ? currentStrategy() : switchStrategy(r))
+        case "/plugins":
+            guard only("GET", "POST") else { return }
+            respond(r.method == "GET" ? listPlugins() : loadPlugin(r))
+        case "/metrics":
+            if only("GET") {
+                respond(AdminResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                      body: Array(MetricsExposition.render(self).utf8)))
+            }
+        case "/healthz":
+            if only("GET", "HEAD") { respond(Self.success(["uptime_seconds": .number(uptime, isInteger: false)])) }
+        case "/", "/index.html":
+            if only("GET") {
+                respond(AdminResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(StatusPage.html.utf8)))
+            }
+        default:
+            respond(Self.fail(404, "no such endpoint: \(r.path)"))
+        }
+    }
+
+    var uptime: Double { Double(Clock.monotonicNanos() - startedAt) / 1e9 }
+
+    /// Constant-time comparison of the bearer token (the status page may
+    /// pass it as ?token= so a browser can open it).
+    func authorized(_ r: AdminRequest, token: String) -> Bool {
+        var presented: String?
+        if let header = r.headers["authorization"], header.lowercased().hasPrefix("bearer ") {
+            presented = String(header.dropFirst(7).drop(while: { $0 == " " }))
+        } else if r.method == "GET" && (r.path == "/" || r.path == "/index.html") {
+            presented = r.query["token"]
+        }
+        guard let presented else { return false }
+        let a = Array(presented.utf8), b = Array(token.utf8)
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<b.count { diff |= (i < a.count ? a[i] : 0) ^ b[i] }
+        return diff == 0
+    }
+
+    /// The body as a JSON object, or the 400 to answer.
+    func jsonObject(_ r: AdminRequest) -> Result<JSONValue, AdminResponseBox> {
+        guard !r.body.isEmpty else { return .failure(AdminResponseBox(Self.fail(400, "request body is missing (a JSON object)"))) }
+        let parsed: JSONValue
+        do {
+            parsed = try r.body.withUnsafeBytes { raw throws(JSONError) in try JSONValue.parse(raw) }
+        } catch {
+            return .failure(AdminResponseBox(Self.fail(400, "request body is not valid JSON: \(error)")))
+        }
+        guard parsed.objectMembers != nil else { return .failure(AdminResponseBox(Self.fail(400, "request body must be a JSON object"))) }
+        return .success(parsed)
+    }
+
+    /// 403 for a member outside `allowed`.
+    func unknownField(_ object: JSONValue, allowed: Set<String>) -> AdminResponse? {
+        for (key, _) in object.objectMembers ?? [] where !allowed.contains(key) {
+            return Self.fail(403, "unknown field \"\(key)\" (allowed: \(allowed.sorted().joined(separator: ", ")))")
+        }
+        return nil
+    }
+
+    // MARK: POST /register
+
+    func register(_ r: AdminRequest, respond: @escaping @Sendable (AdminResponse) -> Void) {
+        let object: JSONValue
+        switch jsonObject(r) {
+        case .success(let o): object = o
+        case .failure(let box): respond(box.response); return
+        }
+        if let problem = unknownField(object, allowed: ["address", "weight"]) { respond(problem); return }
+        guard let addressValue = object["address"] else { respond(Self.fail(400, "field \"address\" is required")); return }
+        guard let addressText = addressValue.stringValue else { respond(Self.fail(400, "field \"address\" must be a string like http://127.0.0.1:8081")); return }
+        let address: FulcrumAddress
+        switch FulcrumAddress.parse(addressText) {
+        case .success(let a): address = a
+        case .failure(let e): respond(Self.fail(400, "invalid address \"\(addressText)\": \(e)")); return
+        }
+        var weight: UInt32 = 1
+        if let w = object["weight"] {
+            guard let n = w.intValue, n >= 1, n <= 1000 else {
+                respond(Self.fail(400, "field \"weight\" must be an integer from 1 to 1000"))
+                return
+            }
+            weight = UInt32(n)
+        }
+        // Probing blocks for up to the probe timeout: not on the admin loop.
+        let registrar = self.registrar
+        let weightToRegister = weight
+        background.submit {
+            switch registrar.register(address, weight: weightToRegister, requireAlive: true) {
+            case .registered(let b):
+                respond(Self.success(["server": .string(b.address), "weight": .integer(Int(b.weight))]))
+            case .notAlive(let detail):
+                Log.info("registration of \(address) refused: not alive (\(detail))")
+                respond(Self.fail(422, "\(address) not alive, registration failed."))
+            case .invalid(let why):
+                respond(Self.fail(400, why))
+            case .full:
+                respond(Self.fail(503, "no room for another backend"))
+            }
+        }
+    }
+
+    // MARK: backends
+
+    func backendCounters() -> [UInt64: BackendCounters] {
+        var out: [UInt64: BackendCounters] = [:]
+        for status in registry.statuses() {
+            var sum = BackendCounters()
+            for w in proxy.workers { if let c = w.metrics.backendBlock(status.id) { sum = sum + c } }
+            out[status.id] = sum
+        }
+        return out
+    }
+
+    func listBackends() -> AdminResponse {
+        let counters = backendCounters()
+        let list: [JSONValue] = registry.statuses().map { s in
+            let c = counters[s.id] ?? BackendCounters()
+            return .object([
+                ("address", .string(s.address)),
+                ("weight", .integer(Int(s.weight))),
+                ("healthy", .bool(s.healthy)),
+                ("draining", .bool(s.draining)),
+                ("active", .integer(Int(s.active))),
+                ("requests", .integer(Int(c.requests))),
+                ("failures", .integer(Int(c.failures))),
+                ("latency_ms", .number(Double(s.latencyMicros) / 1000, isInteger: false)),
+                ("last_check", .string(s.lastCheck)),
+            ])
+        }
+        return Self.success(["strategy": .string(selection.value.descriptor.name), "backends": .array(list)])
+    }
+
+    func drain(_ r: AdminRequest) -> AdminResponse {
+        guard let raw = r.query["address"], !raw.isEmpty else {
+            return Self.fail(400, "query parameter \"address\" is required: DELETE /backends?address=http%3A%2F%2Fhost%3Aport")
+        }
+        guard case .success(let address) = FulcrumAddress.parse(raw) else { return Self.fail(400, "invalid address \"\(raw)\"") }
+        guard let b = registry.drain(address: address.description) else { return Self.fail(404, "no backend \(address.description)") }
+        Log.info("draining \(b.address): no new requests; removed when its \(registry.table.active(b.id)) in-flight request(s) finish")
+        registry.removeIdleDrained()
+        return Self.success(["address": .string(b.address), "draining": true, "active": .integer(Int(registry.table.active(b.id)))])
+    }
+
+    // MARK: strategy
+
+    func currentStrategy() -> AdminResponse {
+        let current = selection.value
+        let available: [JSONValue] = catalog.strategies.map {
+            .object([("name", .string($0.name)), ("aliases", .array($0.aliases.map { .string($0) })),
+                     ("description", .string($0.description))])
+        }
+        return Self.success(["strategy": .string(current.descriptor.name), "available": .array(available)])
+    }
+
+    func switchStrategy(_ r: AdminRequest) -> AdminResponse {
+        let object: JSONValue
+        switch jsonObject(r) {
+        case .success(let o): object = o
+        case .failure(let box): return box.response
+        }
+        if let problem = unknownField(object, allowed: ["name", "config"]) { return problem }
+        guard let name = object["name"]?.stringValue, !name.isEmpty else { return Self.fail(400, "field \"name\" (a strategy name) is required") }
+        var config = "{}"
+        if let c = object["config"] {
+            guard c.objectMembers != nil else { return Self.fail(400, "field \"config\" must be a JSON object") }
+            config = c.serialized
+        }
+        guard let descriptor = catalog.strategy(named: name) else {
+            let known = catalog.strategies.map(\.name).joined(separator: ", ")
+            return Self.fail(404, "no strategy \"\(name)\" (available: \(known))")
+        }
+        // Proves the configuration before any worker switches.
+        guard descriptor.makeInstance(config: config) != nil else {
+            return Self.fail(400, "strategy \(descriptor.name) refused its configuration \(config)")
+        }
+        let previous = selection.value.descriptor.name
+        selection.publish(StrategySelection(descriptor: descriptor, config: config))
+        Log.info("strategy switched from \(previous) to \(descriptor.name)")
+        return Self.success(["strategy": .string(descriptor.name)])
+    }
+
+    // MARK: plugins
+
+    static func describe(_ lib: PluginLibrary) -> JSONValue {
+        .object([
+            ("file", .string(lib.file)),
+            ("name", .string(lib.name)),
+            ("version", .string(lib.version)),
+            ("strategies", .array(lib.strategies.map { .string($0.name) })),
+            ("probes", .array(lib.probes.map { .string($0.name) })),
+            ("abi", .integer(Int(lib.abi))),
+        ])
+    }
+
+    func listPlugins() -> AdminResponse {
+        Self.success(["plugins": .array(catalog.libraries.map(Self.describe))])
+    }
+
+    func loadPlugin(_ r: AdminRequest) -> AdminResponse {
+        let object: JSONValue
+        switch jsonObject(r) {
+        case .success(let o): object = o
+        case .failure(let box): return box.response
+        }
+        if let problem = unknownField(object, allowed: ["path"]) { return problem }
+        guard let path = object["path"]?.stringValue, path.hasPrefix("/") else {
+            return Self.fail(400, "field \"path\" must be an absolute path to a .so file")
+        }
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return Self.fail(400, "no such file: \(path)") }
+        do throws(PluginLoadError) {
+            let (library, _) = try catalog.load(file: path, strict: true)
+            Log.info("loaded plugin \(library.name) \(library.version) from \(path): strategies \(library.strategies.map(\.name)), probes \(library.probes.map(\.name))")
+            return Self.success(Self.describe(library))
+        } catch {
+            Log.warn("refused plugin: \(error)")
+            return Self.fail(400, error.description)
+        }
+    }
+}
+
+/// Lets a response travel in a `Result` failure.
+struct AdminResponseBox: Error {
+    let response: AdminResponse
+    init(_ response: AdminResponse) { self.response = response }
+}

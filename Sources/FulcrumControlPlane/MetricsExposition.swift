@@ -1,0 +1,111 @@
+import FulcrumProxy
+import FulcrumRegistry
+
+/// `GET /metrics` in the Prometheus text format 0.0.4. Counters live per
+/// worker; they are summed here, at scrape time, never on the request path.
+enum MetricsExposition {
+    static func render(_ api: AdminAPI) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        func sample(_ name: String, _ labels: [(String, String)], _ value: UInt64) {
+            out += name
+            if !labels.isEmpty {
+                out += "{" + labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+            }
+            out += " \(value)\n"
+        }
+        let statuses = api.registry.statuses()
+        let counters = api.backendCounters()
+        let workers = api.proxy.workers
+
+        family("fulcrum_requests_total", "counter", "Requests proxied to a backend, by backend and HTTP status sent to the client.")
+        for s in statuses {
+            for (code, n) in (counters[s.id]?.codes ?? [:]).sorted(by: { $0.key < $1.key }) {
+                sample("fulcrum_requests_total", [("backend", s.address), ("code", String(code))], n)
+            }
+        }
+        family("fulcrum_backend_up", "gauge", "1 when the backend passes its health checks.")
+        for s in statuses { sample("fulcrum_backend_up", [("backend", s.address)], s.healthy ? 1 : 0) }
+        family("fulcrum_backend_draining", "gauge", "1 while the backend is being drained.")
+        for s in statuses { sample("fulcrum_backend_draining", [("backend", s.address)], s.draining ? 1 : 0) }
+        family("fulcrum_backend_active", "gauge", "Requests in flight to the backend, across all workers.")
+        for s in statuses { sample("fulcrum_backend_active", [("backend", s.address)], UInt64(s.active)) }
+        family("fulcrum_backend_weight", "gauge", "The backend's weight.")
+        for s in statuses { sample("fulcrum_backend_weight", [("backend", s.address)], UInt64(s.weight)) }
+        family("fulcrum_backend_failures_total", "counter", "Failed attempts to a backend: refused, reset, timed out or invalid responses.")
+        for s in statuses { sample("fulcrum_backend_failures_total", [("backend", s.address)], counters[s.id]?.failures ?? 0) }
+
+        family("fulcrum_upstream_duration_seconds", "histogram", "Time from picking a backend to the end of its response.")
+        for s in statuses {
+            let c = counters[s.id] ?? BackendCounters()
+            var cumulative: UInt64 = 0
+            for (i, bound) in WorkerMetrics.bucketBounds.enumerated() {
+                cumulative += c.buckets[i]
+                sample("fulcrum_upstream_duration_seconds_bucket", [("backend", s.address), ("le", format(bound))], cumulative)
+            }
+            cumulative += c.buckets[WorkerMetrics.bucketBounds.count]
+            sample("fulcrum_upstream_duration_seconds_bucket", [("backend", s.address), ("le", "+Inf")], cumulative)
+            out += "fulcrum_upstream_duration_seconds_sum{backend=\"\(escape(s.address))\"} \(format(Double(c.sumMicros) / 1e6))\n"
+            sample("fulcrum_upstream_duration_seconds_count", [("backend", s.address)], c.count)
+        }
+
+        family("fulcrum_responses_total", "counter", "Responses sent to clients, proxied or made by Fulcrum (400, 408, 502, 503, 504…), by status.")
+        for code in 100..<600 {
+            let n = workers.reduce(UInt64(0)) { $0 + $1.metrics.responses(status: code) }
+            if n > 0 { sample("fulcrum_responses_total", [("code", String(code))], n) }
+        }
+        func total(_ c: WorkerMetrics.Counter) -> UInt64 { workers.reduce(0) { $0 + $1.metrics.value(c) } }
+        family("fulcrum_retries_total", "counter", "Requests retried on another backend (or a fresh connection) after a failure.")
+        sample("fulcrum_retries_total", [], total(.retries))
+        family("fulcrum_client_connections", "gauge", "Client connections open now.")
+        sample("fulcrum_client_connections", [], UInt64(max(0, api.proxy.openConnections)))
+        family("fulcrum_client_connections_total", "counter", "Client connections accepted.")
+        sample("fulcrum_client_connections_total", [], total(.connectionsAccepted))
+        family("fulcrum_upstream_connections_total", "counter", "Backend connections used, new or reused from the keep-alive pool.")
+        sample("fulcrum_upstream_connections_total", [("kind", "new")], total(.upstreamConnects))
+        sample("fulcrum_upstream_connections_total", [("kind", "reused")], total(.upstreamReuses))
+        family("fulcrum_tunnels_total", "counter", "Connections upgraded (101) and tunnelled.")
+        sample("fulcrum_tunnels_total", [], total(.tunnels))
+        family("fulcrum_client_bytes_total", "counter", "Bytes received from and sent to clients.")
+        sample("fulcrum_client_bytes_total", [("direction", "in")], total(.bytesFromClients))
+        sample("fulcrum_client_bytes_total", [("direction", "out")], total(.bytesToClients))
+
+        family("fulcrum_health_checks_total", "counter", "Health probes run, by backend and result.")
+        for (address, counts) in api.health.checkCounts().sorted(by: { $0.key < $1.key }) {
+            sample("fulcrum_health_checks_total", [("backend", address), ("result", "pass")], counts.0)
+            sample("fulcrum_health_checks_total", [("backend", address), ("result", "fail")], counts.1)
+        }
+        family("fulcrum_health_transitions_total", "counter", "Backends going up or down (probes or refused proxied connections).")
+        sample("fulcrum_health_transitions_total", [("to", "up")], api.registry.wentUp.load(ordering: .relaxed))
+        sample("fulcrum_health_transitions_total", [("to", "down")], api.registry.wentDown.load(ordering: .relaxed))
+        family("fulcrum_strategy_info", "gauge", "The balancing strategy in use.")
+        sample("fulcrum_strategy_info", [("strategy", api.selection.value.descriptor.name)], 1)
+        family("fulcrum_build_info", "gauge", "Fulcrum's version and plugin ABI.")
+        sample("fulcrum_build_info", [("version", FulcrumVersion.string), ("abi", "1")], 1)
+        return out
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func format(_ v: Double) -> String {
+        if v == v.rounded() && abs(v) < 1e15 { return String(Int64(v)) }
+        return String(v)
+    }
+}
+
+public enum FulcrumVersion {
+    public static let string = "0.1.0"
+}

@@ -1,0 +1,54 @@
+import FulcrumEventLoop
+
+/// Responses the proxy writes itself. JSON bodies in the JSend shape the
+/// admin API uses; 503 is exactly CONTRACT §4's.
+enum CannedResponse {
+    static func reasonPhrase(_ status: Int) -> StaticString {
+        switch status {
+        case 400: return "Bad Request"
+        case 408: return "Request Timeout"
+        case 413: return "Content Too Large"
+        case 414: return "URI Too Long"
+        case 417: return "Expectation Failed"
+        case 431: return "Request Header Fields Too Large"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Error"
+        }
+    }
+
+    static func message(_ status: Int) -> StaticString {
+        switch status {
+        case 400: return "bad request"
+        case 408: return "request timeout"
+        case 414: return "uri too long"
+        case 431: return "request header fields too large"
+        case 501: return "not implemented"
+        case 502: return "bad gateway"
+        case 503: return "no available server"
+        case 504: return "gateway timeout"
+        case 505: return "http version not supported"
+        default: return "error"
+        }
+    }
+
+    /// Writes the whole response into `out`.
+    static func write(_ status: Int, keepAlive: Bool, into out: inout ByteBuffer) {
+        let m = message(status)
+        // {"status":"error","message":"…"}
+        let bodyLength = 30 + m.utf8CodeUnitCount
+        out.append("HTTP/1.1 ")
+        out.appendDecimal(status)
+        out.append(" ")
+        out.append(reasonPhrase(status))
+        out.append("\r\nContent-Type: application/json\r\nContent-Length: ")
+        out.appendDecimal(bodyLength)
+        out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
+        out.append("{\"status\":\"error\",\"message\":\"")
+        out.append(m)
+        out.append("\"}")
+    }
+}

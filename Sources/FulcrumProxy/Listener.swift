@@ -1,0 +1,40 @@
+import CFulcrumShim
+import FulcrumCore
+import FulcrumEventLoop
+import Glibc
+
+/// A worker's own listening socket (SO_REUSEPORT: the kernel spreads new
+/// connections over the workers' listeners, no shared accept lock).
+final class Listener: EventHandler {
+    unowned(unsafe) let worker: ProxyWorker
+    /// Set when accept ran out of file descriptors: listening pauses for a second.
+    var pausedUntil: UInt64 = 0
+
+    init(worker: ProxyWorker) { self.worker = worker }
+
+    override func handleEvent(_ events: UInt32) {
+        var peer = SocketAddress(storage: sockaddr_storage(), length: 0)
+        for _ in 0..<64 {
+            let fd = Socket.accept(self.fd, peer: &peer)
+            if fd < 0 {
+                let e = errno
+                if e == EMFILE || e == ENFILE {
+                    Log.error("accept: out of file descriptors; pausing new connections for a second")
+                    pausedUntil = worker.loop.now &+ 1000
+                    worker.loop.setInterest(self, 0)
+                }
+                return
+            }
+            Socket.setNoDelay(fd)
+            worker.adopt(fd: fd, peer: peer)
+        }
+    }
+
+    /// Called every second: resume after an EMFILE pause.
+    func tick(now: UInt64) {
+        if pausedUntil != 0 && now >= pausedUntil {
+            pausedUntil = 0
+            worker.loop.setInterest(self, EventMask.readable)
+        }
+    }
+}

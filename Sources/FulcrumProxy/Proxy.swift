@@ -1,0 +1,69 @@
+import FulcrumCore
+import FulcrumEventLoop
+import FulcrumRegistry
+import Glibc
+
+/// The data plane: N workers, each an event-loop thread with its own
+/// SO_REUSEPORT listener on the same address.
+public final class Proxy: @unchecked Sendable {
+    public let config: ProxyConfig
+    public let registry: Registry
+    public let selection: Published<StrategySelection>
+    public let workers: [ProxyWorker]
+    /// The address actually listened on (a port of 0 becomes the one the kernel chose).
+    public private(set) var boundAddress: SocketAddress
+    private var threads: [NamedThread] = []
+
+    public init(config: ProxyConfig, registry: Registry, selection: Published<StrategySelection>, accessLog: AccessLogFile?) {
+        self.config = config
+        self.registry = registry
+        self.selection = selection
+        boundAddress = config.listen
+        workers = (0..<max(1, config.workers)).map {
+            ProxyWorker(index: $0, config: config, registry: registry, selection: selection, accessLog: accessLog)
+        }
+    }
+
+    /// Binds every worker's listener (all or none), then starts the threads.
+    public func start() throws(SocketError) {
+        var fds: [Int32] = []
+        var address = config.listen
+        for _ in workers {
+            switch Socket.listen(on: address, reusePort: true) {
+            case .success(let fd):
+                if fds.isEmpty, let actual = SocketAddress.local(of: fd) {
+                    address = actual  // the others join the port the first one got
+                }
+                fds.append(fd)
+            case .failure(let error):
+                for fd in fds { _ = fulcrumClose(fd) }
+                throw error
+            }
+        }
+        boundAddress = address
+        for (worker, fd) in zip(workers, fds) {
+            worker.attachListener(fd)
+            threads.append(NamedThread.start(name: "fulcrum-w\(worker.index)") { worker.loop.run() })
+        }
+    }
+
+    /// Open client connections across workers.
+    public var openConnections: Int { workers.reduce(0) { $0 + $1.openClients.load(ordering: .relaxed) } }
+
+    /// Stops accepting; idle connections close now, busy ones after their exchange.
+    public func beginShutdown() {
+        for w in workers { w.loop.execute { w.beginDrain() } }
+    }
+
+    /// Waits until every worker has drained, or `seconds` pass. True when drained.
+    public func waitForDrain(seconds: Double) -> Bool {
+        let deadline = Clock.monotonicNanos() + UInt64(seconds * 1e9)
+        while Clock.monotonicNanos() < deadline {
+            if openConnections == 0 { return true }
+            usleepMillis(20)
+        }
+        return openConnections == 0
+    }
+}
+
+func usleepMillis(_ ms: UInt32) { usleep(ms * 1000) }

@@ -1,0 +1,159 @@
+import FulcrumCore
+import FulcrumEventLoop
+import FulcrumHTTP
+import FulcrumPluginHost
+import FulcrumRegistry
+import Glibc
+import Synchronization
+
+/// One event-loop thread of the proxy and everything it owns outright: its
+/// listener, its connections and backend pools, its buffers, its instance
+/// of the strategy, its counters. Nothing here is touched by another thread
+/// except through `loop.execute` and the read-only metrics.
+public final class ProxyWorker: @unchecked Sendable {
+    public let index: Int
+    public let loop: EventLoop
+    public let metrics = WorkerMetrics()
+    let config: ProxyConfig
+    let registry: Registry
+    let selection: Published<StrategySelection>
+    let pool: BufferPool
+    /// Scratch for parsing: every head is parsed and used within one event.
+    let head = ParsedHead()
+    /// Scratch for `fulcrum_request.client_ip`.
+    let ipScratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 16)
+    var accessLog: AccessLogBuffer?
+    let pools: BackendPools
+
+    let headerQueue: DeadlineQueue
+    let idleQueue: DeadlineQueue
+    let connectQueue: DeadlineQueue
+    let responseQueue: DeadlineQueue
+    let poolQueue: DeadlineQueue
+    let lingerQueue: DeadlineQueue
+
+    var listener: Listener?
+    var listenFD: Int32 = -1
+
+    // The strategy instance and the generations it reflects.
+    var strategy: StrategyInstance?
+    var strategyEpoch: UInt64 = 0
+    var selectionGeneration: UInt64 = 0
+    var snapshot = BackendSnapshot(all: [])
+    var snapshotGeneration: UInt64 = 0
+
+    var draining = false
+    /// Open client connections, readable from other threads (shutdown waits on it).
+    let openClients = Atomic<Int>(0)
+
+    init(index: Int, config: ProxyConfig, registry: Registry, selection: Published<StrategySelection>, accessLog: AccessLogFile?) {
+        self.index = index
+        self.config = config
+        self.registry = registry
+        self.selection = selection
+        loop = EventLoop(name: "worker-\(index)")
+        pool = BufferPool(bufferSize: config.bufferSize, maxFree: 512)
+        pools = BackendPools(slots: BackendTable.shared.capacity, maxPerBackend: config.maxIdlePerBackend)
+        headerQueue = loop.makeDeadlineQueue(milliseconds: config.headerTimeout)
+        idleQueue = loop.makeDeadlineQueue(milliseconds: config.idleTimeout)
+        connectQueue = loop.makeDeadlineQueue(milliseconds: config.connectTimeout)
+        responseQueue = loop.makeDeadlineQueue(milliseconds: config.responseTimeout)
+        poolQueue = loop.makeDeadlineQueue(milliseconds: config.poolIdleTimeout)
+        lingerQueue = loop.makeDeadlineQueue(milliseconds: 2_000)
+        if let accessLog { self.accessLog = AccessLogBuffer(file: accessLog) }
+        loop.afterBatch = { [unowned self] in self.accessLog?.flush() }
+        loop.everySecond = { [unowned self] in self.listener?.tick(now: self.loop.now) }
+    }
+
+    /// Starts serving `fd` (bound and listening) on this worker's loop.
+    func attachListener(_ fd: Int32) {
+        listenFD = fd
+        let l = Listener(worker: self)
+        listener = l
+        loop.register(l, fd: fd, events: EventMask.readable)
+    }
+
+    /// A freshly accepted client connection.
+    func adopt(fd: Int32, peer: SocketAddress) {
+        let c = ClientConnection(worker: self, peer: peer)
+        guard loop.register(c, fd: fd, events: EventMask.readable) else {
+            _ = fulcrumClose(fd)
+            return
+        }
+        openClients.add(1, ordering: .relaxed)
+        metrics.add(.connectionsAccepted)
+        c.lastActivity = loop.now
+        headerQueue.arm(c, now: loop.now)
+    }
+
+    /// Closes a client connection and lets go of everything it holds.
+    func closeClient(_ c: ClientConnection, reset: Bool = false) {
+        guard c.isOpen else { return }
+        if let up = c.upstream {
+            up.client = nil
+            c.upstream = nil
+            closeUpstream(up, reset: true)
+        }
+        c.endInFlight()
+        if let b = c.inBuf { pool.give(b); c.inBuf = nil }
+        if let b = c.outBuf { pool.give(b); c.outBuf = nil }
+        if let b = c.fwdBuf { pool.give(b); c.fwdBuf = nil }
+        loop.close(c, reset: reset)
+        openClients.add(-1, ordering: .relaxed)
+        metrics.add(.connectionsClosed)
+        if draining && openClients.load(ordering: .relaxed) == 0 { finishDrain() }
+    }
+
+    func closeUpstream(_ up: BackendConnection, reset: Bool) {
+        guard up.isOpen else { return }
+        if let b = up.inBuf { pool.give(b); up.inBuf = nil }
+        loop.close(up, reset: reset)
+    }
+
+    /// Catches up with `PUT /strategy` and registry changes before a pick.
+    @inline(__always)
+    func refreshStrategy() {
+        var forceUpdate = false
+        if selection.generation != selectionGeneration {
+            let (chosen, generation) = selection.read()
+            selectionGeneration = generation
+            if let instance = chosen.descriptor.makeInstance(config: chosen.config) {
+                strategy = instance
+                strategyEpoch &+= 1
+                forceUpdate = true
+            } else {
+                Log.error("worker \(index): strategy \(chosen.descriptor.name) refused its configuration; keeping the previous one")
+            }
+        }
+        if registry.published.generation != snapshotGeneration || forceUpdate {
+            let (current, generation) = registry.published.read()
+            snapshot = current
+            snapshotGeneration = generation
+            strategy?.update(current.cEligible, count: current.eligible.count)
+        }
+    }
+
+    // MARK: shutdown
+
+    /// Stops accepting and closes idle connections; busy ones close when their exchange ends.
+    func beginDrain() {
+        draining = true
+        if let l = listener {
+            loop.close(l)
+            listener = nil
+        }
+        pools.closeAll()
+        var idle: [ClientConnection] = []
+        idleQueue.forEach { if let c = $0 as? ClientConnection { idle.append(c) } }
+        headerQueue.forEach { if let c = $0 as? ClientConnection, c.inBuf?.isEmpty ?? true { idle.append(c) } }
+        for c in idle { closeClient(c) }
+        if openClients.load(ordering: .relaxed) == 0 { finishDrain() }
+    }
+
+    private func finishDrain() {
+        accessLog?.flush()
+        loop.stop()
+    }
+}
+
+@inline(__always) func fulcrumClose(_ fd: Int32) -> Int32 { Glibc.close(fd) }
