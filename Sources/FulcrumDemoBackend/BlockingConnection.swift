@@ -13,7 +13,9 @@ final class BlockingConnection {
     }
 
     let fd: Int32
+    /// Unconsumed input is buffer[start...] (consuming moves `start`, not bytes).
     private var buffer: [UInt8] = []
+    private var start = 0
     private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
 
     init(fd: Int32) { self.fd = fd }
@@ -21,15 +23,19 @@ final class BlockingConnection {
     private func fill() -> Bool {
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
         if n <= 0 { return false }
+        if start > 0 && start >= buffer.count / 2 {
+            buffer.removeFirst(start)
+            start = 0
+        }
         buffer.append(contentsOf: chunk[0..<n])
         return true
     }
 
     private func readLine() -> String? {
         while true {
-            if let nl = buffer.firstIndex(of: 0x0A) {
-                var line = Array(buffer[0..<nl])
-                buffer.removeFirst(nl + 1)
+            if let nl = buffer[start...].firstIndex(of: 0x0A) {
+                var line = Array(buffer[start..<nl])
+                start = nl + 1
                 if line.last == 0x0D { line.removeLast() }
                 return String(decoding: line, as: UTF8.self)
             }
@@ -38,9 +44,9 @@ final class BlockingConnection {
     }
 
     private func readExactly(_ n: Int) -> [UInt8]? {
-        while buffer.count < n { guard fill() else { return nil } }
-        let out = Array(buffer[0..<n])
-        buffer.removeFirst(n)
+        while buffer.count - start < n { guard fill() else { return nil } }
+        let out = Array(buffer[start..<(start + n)])
+        start += n
         return out
     }
 
@@ -95,7 +101,9 @@ final class BlockingConnection {
 
     /// After 101: echo every byte back until the peer closes.
     func echoUntilClosed() {
-        if !buffer.isEmpty { guard write(buffer) else { return }; buffer.removeAll() }
+        if start < buffer.count { guard write(Array(buffer[start...])) else { return } }
+        buffer.removeAll()
+        start = 0
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
             if n <= 0 { return }

@@ -14,6 +14,7 @@ import Glibc
 ///   /status/N       answers with status N
 ///   /headers        the request head as received
 ///   /close          answers with Connection: close and closes
+///   /hop            a response carrying hop-by-hop headers (the proxy must drop them)
 ///   /ws             with Upgrade: 101, then echoes raw bytes both ways
 ///   anything else   the hello line
 public final class DemoBackend: @unchecked Sendable {
@@ -144,6 +145,9 @@ public final class DemoBackend: @unchecked Sendable {
             return send(200, Array(r.head.utf8))
         case "close":
             return send(200, hello, close: true)
+        case "hop":
+            return send(200, hello, extra: "Connection: X-Secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\n"
+                        + "Proxy-Connection: keep-alive\r\nTrailer: X-Sum\r\nUpgrade: h2c\r\nTE: trailers\r\nX-Normal: yes\r\n")
         case "ws":
             guard r.headers["upgrade"] != nil else { return send(400, Array("upgrade required\n".utf8)) }
             guard conn.write(Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: \(r.headers["upgrade"]!)\r\nConnection: Upgrade\r\nX-Backend: \(name)\r\n\r\n".utf8)) else { return false }

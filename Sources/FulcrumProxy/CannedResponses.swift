@@ -38,8 +38,8 @@ enum CannedResponse {
     /// Writes the whole response into `out`.
     static func write(_ status: Int, keepAlive: Bool, into out: inout ByteBuffer) {
         let m = message(status)
-        // {"status":"error","message":"…"}
-        let bodyLength = 30 + m.utf8CodeUnitCount
+        // {"status":"error","message":"…"}: 29 bytes before the message, 2 after.
+        let bodyLength = 31 + m.utf8CodeUnitCount
         out.append("HTTP/1.1 ")
         out.appendDecimal(status)
         out.append(" ")
