@@ -57,8 +57,9 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "FulcrumHTTPTests", dependencies: ["FulcrumHTTP"], path: "Tests/FulcrumHTTPTests", swiftSettings: strict),
-        .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),
-        .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumSDK"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
+        .target(name: "FulcrumTestSupport", path: "Tests/FulcrumTestSupport", swiftSettings: strict),
+        .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK", "FulcrumTestSupport"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumTestSupport"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
     ] + plugins.map {
         .target(name: $0.product, dependencies: ["FulcrumSDK"], path: "Plugins/\($0.folder)",
                 swiftSettings: strict, linkerSettings: pluginLinkerSettings)

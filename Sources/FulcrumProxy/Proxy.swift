@@ -26,6 +26,15 @@ public final class Proxy: @unchecked Sendable {
 
     /// Binds every worker's listener (all or none), then starts the threads.
     public func start() throws(SocketError) {
+        // SO_REUSEPORT would let us share a port another process (of the same
+        // user) already listens on, silently splitting its traffic. An
+        // exclusive bind first turns that into the "address already in use" it is.
+        if config.listen.port != 0 {
+            switch Socket.listen(on: config.listen, reusePort: false, backlog: 1) {
+            case .success(let probe): _ = fulcrumClose(probe)
+            case .failure(let error): throw error
+            }
+        }
         var fds: [Int32] = []
         var address = config.listen
         for _ in workers {

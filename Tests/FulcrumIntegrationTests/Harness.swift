@@ -1,4 +1,5 @@
 import Foundation
+@_exported import FulcrumTestSupport
 import XCTest
 
 /// Where the built binaries and plugins are: next to the test bundle.
@@ -11,12 +12,6 @@ let buildDirectory: String = {
         } ?? path
     }
     return path
-}()
-
-let repositoryRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
 }()
 
 enum HarnessError: Error, CustomStringConvertible {
@@ -117,7 +112,7 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// A demo/test backend process (fulcrum-backend) on an ephemeral port.
-final class BackendServer {
+final class BackendServer: @unchecked Sendable {
     let child: ChildProcess
     let port: UInt16
     let name: String
@@ -136,7 +131,7 @@ final class BackendServer {
 }
 
 /// The real `fulcrum` binary, with its proxy and admin ports read from its banner.
-final class FulcrumServer {
+final class FulcrumServer: @unchecked Sendable {
     let child: ChildProcess
     let port: UInt16
     let adminPort: UInt16

@@ -1,5 +1,6 @@
 import Foundation
 import FulcrumPluginHost
+import FulcrumTestSupport
 import XCTest
 
 /// The loader against real files: C plugins compiled here from the SDK

@@ -1,5 +1,6 @@
 import Foundation
 import FulcrumPluginHost
+import FulcrumTestSupport
 import XCTest
 
 /// A Swift plugin written outside this package, built with the one-line
