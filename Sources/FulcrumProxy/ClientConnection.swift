@@ -106,17 +106,10 @@ final class ClientConnection: EventHandler {
         case .awaitingHead:
             readHead()
         case .exchanging:
-            if events & EventMask.error != 0 { abortExchange(); return }
+            if events & EventMask.error != 0 || events & EventMask.hangUp != 0 { abortExchange(); return }
             if events & EventMask.writable != 0 { clientWriteBlocked = false; pumpResponse(); guard phase == .exchanging else { return } }
-            if events & EventMask.readable != 0 && !requestBodyDone {
-                readRequestBody()
-                guard phase == .exchanging else { return }
-            }
-            if events & (EventMask.readHangUp | EventMask.hangUp) != 0 && !halfClosed {
-                // The client finished sending; it may still read the response.
-                halfClosed = true
-                if events & EventMask.hangUp != 0 || !requestBodyDone { abortExchange(); return }
-                updateInterest()
+            if events & (EventMask.readable | EventMask.readHangUp) != 0 {
+                if requestBodyDone { readAhead() } else { readRequestBody() }
             }
         case .tunnel:
             tunnelClientEvent(events)
@@ -394,6 +387,28 @@ final class ClientConnection: EventHandler {
             // The client left before sending its whole body.
             abortExchange()
         }
+    }
+
+    /// During an exchange whose request is complete: keeps whatever the
+    /// client sends next (a pipelined request) for later, and notes a
+    /// half-close (the client may still read the response). Reading here
+    /// rather than dropping EPOLLIN keeps the interest set unchanged for the
+    /// whole exchange: no epoll_ctl per request.
+    func readAhead() {
+        if inBuf == nil { inBuf = worker.pool.take() }
+        if inBuf!.writableCount == 0 { inBuf!.compact() }
+        guard inBuf!.writableCount > 0 else { updateInterest(); return }
+        let n = read(fd, inBuf!.writableStart, inBuf!.writableCount)
+        if n > 0 {
+            inBuf!.writeIndex += n
+            worker.metrics.add(.bytesFromClients, UInt64(n))
+        } else if n == 0 {
+            halfClosed = true
+        } else if errno != EAGAIN && errno != EINTR {
+            abortExchange()
+            return
+        }
+        updateInterest()
     }
 
     /// Writes what the backend is owed: the rest of the head, then body bytes.
@@ -960,11 +975,14 @@ final class ClientConnection: EventHandler {
         var mine: UInt32 = 0
         switch phase {
         case .awaitingHead:
-            mine = EventMask.readable
+            mine = EventMask.readable | EventMask.readHangUp
         case .exchanging:
-            if !requestBodyDone && !upstreamWriteBlocked && (inBuf == nil || inBuf!.writableCount > 0 || inBuf!.readIndex > 0) {
-                mine |= EventMask.readable
-            }
+            // Stays readable|rdhup (what it was while awaiting the head)
+            // unless back-pressure applies: the buffer is full, or body bytes
+            // wait for a backend that cannot take them.
+            let full = inBuf.map { $0.writableCount == 0 && $0.readIndex == 0 } ?? false
+            let wantRead = requestBodyDone ? !halfClosed && !full : !upstreamWriteBlocked && !full
+            if wantRead { mine |= EventMask.readable }
             if clientWriteBlocked { mine |= EventMask.writable }
             if !halfClosed { mine |= EventMask.readHangUp }
         case .closing:

@@ -25,7 +25,7 @@ final class Listener: EventHandler {
                 }
                 return
             }
-            Socket.setNoDelay(fd)
+            // TCP_NODELAY is inherited from the listening socket (Linux).
             worker.adopt(fd: fd, peer: peer)
         }
     }

@@ -40,6 +40,7 @@ public final class Proxy: @unchecked Sendable {
         for _ in workers {
             switch Socket.listen(on: address, reusePort: true) {
             case .success(let fd):
+                Socket.setNoDelay(fd)  // accepted sockets inherit it
                 if fds.isEmpty, let actual = SocketAddress.local(of: fd) {
                     address = actual  // the others join the port the first one got
                 }

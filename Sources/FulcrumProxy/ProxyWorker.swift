@@ -76,7 +76,7 @@ public final class ProxyWorker: @unchecked Sendable {
     /// A freshly accepted client connection.
     func adopt(fd: Int32, peer: SocketAddress) {
         let c = ClientConnection(worker: self, peer: peer)
-        guard loop.register(c, fd: fd, events: EventMask.readable) else {
+        guard loop.register(c, fd: fd, events: EventMask.readable | EventMask.readHangUp) else {
             _ = fulcrumClose(fd)
             return
         }
