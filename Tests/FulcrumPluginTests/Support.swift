@@ -42,7 +42,9 @@ final class TestBackends {
         TestBackendsView(source: self, indices: weights.indices.filter { $0 != index })
     }
 
-    var all: TestBackendsView { TestBackendsView(source: self, indices: Array(weights.indices)) }
+    /// All of them, as one array that lives as long as this object: plugins
+    /// may keep the pointer `update` gives them until the next update (ABI rule).
+    lazy var all = TestBackendsView(source: self, indices: Array(weights.indices))
 
     deinit {
         for id in ids { BackendTable.shared.release(id) }
@@ -51,9 +53,10 @@ final class TestBackends {
     }
 }
 
-/// A subset of `TestBackends`, in order, as its own C array.
+/// A subset of `TestBackends`, in order, as its own C array (keep it alive
+/// while an instance may still read it).
 final class TestBackendsView {
-    let source: TestBackends
+    unowned let source: TestBackends
     let indices: [Int]
     let array: UnsafeMutablePointer<fulcrum_backend>
     init(source: TestBackends, indices: [Int]) {
