@@ -22,6 +22,11 @@ public final class DemoBackend: @unchecked Sendable {
         case normal
         /// Accepts connections and never answers (a hung backend).
         case hang
+        /// Answers the first request of each connection as keep-alive, then
+        /// closes the connection when a second request arrives: what a server
+        /// that timed out an idle keep-alive connection looks like to a proxy
+        /// reusing it.
+        case oneshot
     }
 
     public let name: String
@@ -78,8 +83,11 @@ public final class DemoBackend: @unchecked Sendable {
     private func serve(_ fd: Int32) {
         defer { close(fd) }
         let conn = BlockingConnection(fd: fd)
+        var served = 0
         while let request = conn.readRequest() {
+            if mode == .oneshot && served == 1 { return }
             if !respond(request, conn) { return }
+            served += 1
             if !request.keepAlive { return }
         }
     }

@@ -335,11 +335,17 @@ final class ClientConnection: EventHandler {
         }
     }
 
+    /// Starts an attempt on `conn`: everything learnt about the previous
+    /// attempt's connection (a retry's) is forgotten.
     func attach(_ conn: BackendConnection) {
         conn.client = self
         conn.lastActivity = worker.loop.now
         upstream = conn
         fwdWritten = 0
+        requestSent = false
+        upstreamWriteBlocked = false
+        upstreamReusable = true
+        responseScanner.reset()
     }
 
     func upstreamConnected(_ conn: BackendConnection) {

@@ -1,5 +1,5 @@
 // fulcrum-backend: the demo/test backend as its own process.
-//   fulcrum-backend -listen 127.0.0.1:9001 [-name backend-1] [-mode normal|hang]
+//   fulcrum-backend -listen 127.0.0.1:9001 [-name backend-1] [-mode normal|hang|oneshot]
 import FulcrumCore
 import FulcrumDemoBackend
 import Glibc
@@ -16,12 +16,12 @@ while let arg = args.next() {
     case "-name": name = args.next() ?? name
     case "-mode":
         guard let m = args.next().flatMap(DemoBackend.Mode.init(rawValue:)) else {
-            Console.error("fulcrum-backend: -mode must be normal or hang")
+            Console.error("fulcrum-backend: -mode must be normal, hang or oneshot")
             exit(2)
         }
         mode = m
     default:
-        Console.error("fulcrum-backend: unknown flag \(arg)\nusage: fulcrum-backend -listen HOST:PORT [-name NAME] [-mode normal|hang]")
+        Console.error("fulcrum-backend: unknown flag \(arg)\nusage: fulcrum-backend -listen HOST:PORT [-name NAME] [-mode normal|hang|oneshot]")
         exit(2)
     }
 }

@@ -234,6 +234,33 @@ final class ProxyBehaviourTests: XCTestCase {
         XCTAssertEqual(try f.backend(deadURL)?["healthy"] as? Bool, false)
     }
 
+    func testStalePooledConnectionIsRetriedOnAFreshOne() throws {
+        let oneshot = try BackendServer(name: "oneshot", mode: "oneshot")
+        defer { oneshot.kill() }
+        let f = try FulcrumServer(["-backend", oneshot.url, "-workers", "1", "-t", "60"])
+        defer { f.stop() }
+        let c = try TestHTTPConnection(port: f.port)
+        for i in 0..<10 {
+            XCTAssertEqual(try c.request("GET", "/?\(i)").status, 200, "request \(i)")
+        }
+        let metrics = try f.admin("GET", "/metrics").text
+        XCTAssertGreaterThanOrEqual(metricValue(metrics, "fulcrum_retries_total"), 9, "every reuse met a closed connection and was retried")
+        XCTAssertEqual(try f.backend(oneshot.url)?["healthy"] as? Bool, true, "a stale pooled connection does not mark the backend down")
+    }
+
+    func testIdleKeepAliveConnectionIsClosedAfterIdleTimeout() throws {
+        let f = try FulcrumServer(["-backend", backends[0].url, "-idle-timeout", "0.3"])
+        defer { f.stop() }
+        let c = try TestHTTPConnection(port: f.port, timeout: 5)
+        XCTAssertEqual(try c.request("GET", "/").status, 200)
+        let start = Date()
+        XCTAssertEqual(try c.readToEnd(), [])
+        XCTAssertTrue(c.closedByPeer)
+        let idle = Date().timeIntervalSince(start)
+        XCTAssertGreaterThan(idle, 0.25)
+        XCTAssertLessThan(idle, 2.5)
+    }
+
     func testHeaderTimeoutIs408() throws {
         let f = try FulcrumServer(["-backend", backends[0].url, "-header-timeout", "0.4"])
         defer { f.stop() }
