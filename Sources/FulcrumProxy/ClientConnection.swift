@@ -476,6 +476,10 @@ final class ClientConnection: EventHandler {
             up.lastActivity = worker.loop.now
             anyResponseByte = true
             processResponseBytes(up)
+            // More of this response is coming: acknowledge what arrived at
+            // once. A backend that corks its output (nginx's tcp_nopush with
+            // sendfile) otherwise waits for our delayed ACK, a 40 ms stall.
+            if phase == .exchanging, upstream === up, responseStarted, !responseDone { Socket.quickAck(up.fd) }
         } else if n == 0 {
             upstreamEOF(up)
         } else if errno != EAGAIN && errno != EINTR {
