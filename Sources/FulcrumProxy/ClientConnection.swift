@@ -151,18 +151,18 @@ final class ClientConnection: EventHandler {
     // MARK: - reading a request head
 
     func readHead() {
-        if inBuf == nil { inBuf = worker.pool.take() }
-        if inBuf!.writableCount == 0 { inBuf!.compact() }
-        let n = read(fd, inBuf!.writableStart, inBuf!.writableCount)
-        if n > 0 {
-            if inBuf!.isEmpty {
-                // First bytes of a request: from now on the header timeout applies.
-                worker.headerQueue.arm(self, now: worker.loop.now)
-            }
-            inBuf!.writeIndex += n
+        let wasEmpty = inBuf?.isEmpty ?? true
+        switch worker.read(fd, into: &inBuf) {
+        case .data(let n):
+            // First bytes of a request: from now on the header timeout applies.
+            if wasEmpty { worker.headerQueue.arm(self, now: worker.loop.now) }
             worker.metrics.add(.bytesFromClients, UInt64(n))
             processBufferedRequests()
-        } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+        case .full:
+            processBufferedRequests()
+        case .wouldBlock:
+            break
+        case .endOfStream, .failed:
             worker.closeClient(self)
         }
     }
@@ -380,16 +380,16 @@ final class ClientConnection: EventHandler {
     }
 
     func readRequestBody() {
-        if inBuf == nil { inBuf = worker.pool.take() }
-        if inBuf!.writableCount == 0 { inBuf!.compact() }
-        guard inBuf!.writableCount > 0 else { updateInterest(); return }
-        let n = read(fd, inBuf!.writableStart, inBuf!.writableCount)
-        if n > 0 {
-            inBuf!.writeIndex += n
+        switch worker.read(fd, into: &inBuf) {
+        case .data(let n):
             worker.metrics.add(.bytesFromClients, UInt64(n))
             guard classifyRequestBody() else { return }
             pumpRequest()
-        } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+        case .full:
+            updateInterest()
+        case .wouldBlock:
+            break
+        case .endOfStream, .failed:
             // The client left before sending its whole body.
             abortExchange()
         }
@@ -401,18 +401,16 @@ final class ClientConnection: EventHandler {
     /// rather than dropping EPOLLIN keeps the interest set unchanged for the
     /// whole exchange: no epoll_ctl per request.
     func readAhead() {
-        if inBuf == nil { inBuf = worker.pool.take() }
-        if inBuf!.writableCount == 0 { inBuf!.compact() }
-        guard inBuf!.writableCount > 0 else { updateInterest(); return }
-        let n = read(fd, inBuf!.writableStart, inBuf!.writableCount)
-        if n > 0 {
-            inBuf!.writeIndex += n
+        switch worker.read(fd, into: &inBuf) {
+        case .data(let n):
             worker.metrics.add(.bytesFromClients, UInt64(n))
-        } else if n == 0 {
+        case .endOfStream:
             halfClosed = true
-        } else if errno != EAGAIN && errno != EINTR {
+        case .failed:
             abortExchange()
             return
+        case .full, .wouldBlock:
+            break
         }
         updateInterest()
     }
@@ -467,12 +465,8 @@ final class ClientConnection: EventHandler {
     }
 
     func readResponse(_ up: BackendConnection) {
-        if up.inBuf == nil { up.inBuf = worker.pool.take() }
-        if up.inBuf!.writableCount == 0 { up.inBuf!.compact() }
-        guard up.inBuf!.writableCount > 0 else { updateInterest(); return }
-        let n = read(up.fd, up.inBuf!.writableStart, up.inBuf!.writableCount)
-        if n > 0 {
-            up.inBuf!.writeIndex += n
+        switch worker.read(up.fd, into: &up.inBuf) {
+        case .data:
             up.lastActivity = worker.loop.now
             anyResponseByte = true
             processResponseBytes(up)
@@ -480,10 +474,14 @@ final class ClientConnection: EventHandler {
             // once. A backend that corks its output (nginx's tcp_nopush with
             // sendfile) otherwise waits for our delayed ACK, a 40 ms stall.
             if phase == .exchanging, upstream === up, responseStarted, !responseDone { Socket.quickAck(up.fd) }
-        } else if n == 0 {
+        case .full:
+            updateInterest()
+        case .wouldBlock:
+            break
+        case .endOfStream:
             upstreamEOF(up)
-        } else if errno != EAGAIN && errno != EINTR {
-            upstreamError(up, errno)
+        case .failed(let code):
+            upstreamError(up, code)
         }
     }
 

@@ -110,6 +110,32 @@ public final class ProxyWorker: @unchecked Sendable {
         loop.close(up, reset: reset)
     }
 
+    enum ReadOutcome {
+        case data(Int)
+        /// The buffer has no room (back-pressure: read later).
+        case full
+        case wouldBlock
+        case endOfStream
+        case failed(Int32)
+    }
+
+    /// Reads what `fd` has into `buffer`, taking one from the pool if there
+    /// is none and compacting it when its tail is full.
+    @inline(__always)
+    func read(_ fd: Int32, into buffer: inout ByteBuffer?) -> ReadOutcome {
+        if buffer == nil { buffer = pool.take() }
+        if buffer!.writableCount == 0 { buffer!.compact() }
+        guard buffer!.writableCount > 0 else { return .full }
+        let n = Glibc.read(fd, buffer!.writableStart, buffer!.writableCount)
+        if n > 0 {
+            buffer!.writeIndex += n
+            return .data(n)
+        }
+        if n == 0 { return .endOfStream }
+        let e = errno
+        return e == EAGAIN || e == EINTR ? .wouldBlock : .failed(e)
+    }
+
     /// Catches up with `PUT /strategy` and registry changes before a pick.
     @inline(__always)
     func refreshStrategy() {
