@@ -31,6 +31,7 @@ enum StatusPage {
       .bar { height: 6px; background: #eef2f6; border-radius: 3px; min-width: 80px; }
       .bar > div { height: 6px; background: #3b82f6; border-radius: 3px; }
       select, button { font: inherit; padding: 5px 10px; border: 1px solid var(--line); border-radius: 7px; background: #fff; cursor: pointer; }
+      .card select { width: 100%; font-size: 16px; font-weight: 600; }
       button:hover, select:hover { border-color: #98a2b3; }
       .muted { color: var(--muted); }
       #error { color: var(--down); margin: 10px 0; min-height: 1em; }
