@@ -28,9 +28,6 @@ open class EventHandler {
 
     /// The handler's deadline passed.
     open func timerExpired(now: UInt64) {}
-
-    /// Whether the handler is waiting in a deadline queue.
-    public var isTimerArmed: Bool { timerQueue != nil }
 }
 
 public enum EventMask {

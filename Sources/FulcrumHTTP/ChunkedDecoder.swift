@@ -19,8 +19,6 @@ public struct ChunkedDecoder: Sendable {
     var digits = 0
     var remaining: UInt64 = 0
     var trailerBytes = 0
-    /// Data bytes seen so far (chunk payloads only).
-    public private(set) var payloadBytes: UInt64 = 0
 
     public init() {}
 
@@ -66,7 +64,6 @@ public struct ChunkedDecoder: Sendable {
             case .data:
                 let take = Int(min(UInt64(n - i), remaining))
                 remaining -= UInt64(take)
-                payloadBytes += UInt64(take)
                 i += take
                 if remaining == 0 { state = .dataCR }
             case .dataCR:

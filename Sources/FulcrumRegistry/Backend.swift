@@ -52,6 +52,4 @@ public final class BackendSnapshot: @unchecked Sendable {
     }
 
     deinit { cEligible.deallocate() }
-
-    public func backend(id: UInt64) -> Backend? { all.first { $0.id == id } }
 }
