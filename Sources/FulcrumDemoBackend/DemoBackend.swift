@@ -16,6 +16,7 @@ import Glibc
 ///   /close          answers with Connection: close and closes
 ///   /hop            a response carrying hop-by-hop headers (the proxy must drop them)
 ///   /ws             with Upgrade: 101, then echoes raw bytes both ways
+///   CONNECT x       200, then echoes raw bytes both ways
 ///   anything else   the hello line
 public final class DemoBackend: @unchecked Sendable {
     public enum Mode: String, Sendable {
@@ -108,6 +109,11 @@ public final class DemoBackend: @unchecked Sendable {
             var out = Array(h.utf8)
             if !head && status != 204 && status != 304 { out += body }
             return conn.write(out) && !close
+        }
+        if r.method == "CONNECT" {
+            guard conn.write(Array("HTTP/1.1 200 Connection Established\r\nX-Backend: \(name)\r\n\r\n".utf8)) else { return false }
+            conn.echoUntilClosed()
+            return false
         }
         switch parts.first ?? "" {
         case "echo":

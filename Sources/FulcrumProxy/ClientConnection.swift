@@ -505,8 +505,9 @@ final class ClientConnection: EventHandler {
                 return
             }
             responseScanner.reset()
-            if parsed.status == 101 {
-                guard upgradeRequested else {
+            // 101 to an Upgrade request, or 2xx to CONNECT: both sides become a raw tunnel.
+            if parsed.status == 101 || (method == .connect && parsed.status >= 200 && parsed.status < 300) {
+                guard upgradeRequested || method == .connect else {
                     failExchange(502)
                     return
                 }
@@ -850,10 +851,10 @@ final class ClientConnection: EventHandler {
     }
     var lingering = false
 
-    // MARK: - tunnel (after 101 Switching Protocols)
+    // MARK: - tunnel (after 101 Switching Protocols, or 2xx to CONNECT)
 
     func startTunnel(_ up: BackendConnection, head: UnsafeRawBufferPointer, parsed: ParsedHead) {
-        status = 101
+        status = parsed.status
         if outBuf == nil { outBuf = worker.pool.take() }
         _ = HeadRewriter.writeResponse(parsed, head: head, close: false, keepAlive10: false, into: &outBuf!)
         up.inBuf!.consume(head.count)

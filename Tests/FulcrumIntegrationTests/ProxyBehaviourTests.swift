@@ -155,6 +155,16 @@ final class ProxyBehaviourTests: XCTestCase {
         XCTAssertEqual(try c.readToEnd(), [])
     }
 
+    func testConnectTunnelsAfterA2xx() throws {
+        let c = try TestHTTPConnection(port: fulcrum.port)
+        try c.send("CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n")
+        let r = try c.readResponse(requestMethod: "CONNECT")
+        XCTAssertEqual(r.status, 200)
+        let payload = Array("opaque bytes \u{1}\u{2}".utf8)
+        try c.send(payload)
+        XCTAssertEqual(try c.readExactly(payload.count), payload)
+    }
+
     func testBackendKilledMidStream() throws {
         let victim = try BackendServer(name: "victim")
         let solo = try FulcrumServer(["-backend", victim.url])

@@ -121,6 +121,7 @@ final class TestHTTPConnection {
         }
         var r = TestResponse(status: status, version: String(parts[0]), headers: headers, body: [])
         if requestMethod == "HEAD" || status < 200 || status == 204 || status == 304 { return r }
+        if requestMethod == "CONNECT" && status < 300 { return r }  // a tunnel follows
         if r.header("Transfer-Encoding")?.lowercased().contains("chunked") == true {
             while true {
                 let sizeLine = try readLine()
