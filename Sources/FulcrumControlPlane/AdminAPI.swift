@@ -31,7 +31,7 @@ public final class AdminAPI: Sendable {
     // MARK: envelopes
 
     static func json(_ status: Int, _ value: JSONValue) -> AdminResponse {
-        AdminResponse(status: status, contentType: "application/json", body: Array((value.serialized + "\n").utf8))
+        AdminResponse(status: status, contentType: "application/json", body: Array(value.serialized.utf8))
     }
 
     static func success(_ data: JSONValue) -> AdminResponse { json(200, ["status": "success", "data": data]) }

@@ -105,6 +105,8 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
     var scanner = HeadScanner()
     var waiting = false
     var closeAfterWrite = false
+    /// The request being answered is HEAD: the response has no body.
+    var answeringHead = false
 
     init(server: AdminServer) { self.server = server }
 
@@ -150,6 +152,7 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
                                 body: Array(raw[headLength..<(headLength + bodyLength)]))
         }
         closeAfterWrite = !h.wantsKeepAlive
+        answeringHead = request.method == "HEAD"
         input.removeFirst(headLength + bodyLength)
         scanner.reset()
         waiting = true
@@ -166,7 +169,8 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
         for (k, v) in r.headers { head += "\(k): \(v)\r\n" }
         if closeAfterWrite { head += "Connection: close\r\n" }
         head += "\r\n"
-        output += Array(head.utf8) + r.body
+        output += Array(head.utf8) + (answeringHead ? [] : r.body)
+        answeringHead = false
         flush()
         if isOpen && !closeAfterWrite && !input.isEmpty { process() }
     }

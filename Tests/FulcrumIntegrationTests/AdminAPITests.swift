@@ -153,6 +153,10 @@ final class AdminAPITests: XCTestCase {
 
     func testHealthzMetricsAndStatusPage() throws {
         XCTAssertEqual(try fulcrum.admin("GET", "/healthz").status, 200)
+        // HEAD has no body, and the keep-alive connection stays in step.
+        let c = try TestHTTPConnection(port: fulcrum.adminPort)
+        XCTAssertEqual(try c.request("HEAD", "/healthz").status, 200)
+        XCTAssertEqual(try c.request("GET", "/healthz").json?["status"] as? String, "success")
         let metrics = try fulcrum.admin("GET", "/metrics")
         XCTAssertEqual(metrics.status, 200)
         XCTAssertTrue(metrics.header("Content-Type")?.hasPrefix("text/plain") == true)
