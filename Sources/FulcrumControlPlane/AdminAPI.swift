@@ -167,9 +167,10 @@ public final class AdminAPI: Sendable {
 
     // MARK: backends
 
-    func backendCounters() -> [UInt64: BackendCounters] {
+    /// Each backend's counters, summed over the workers.
+    func backendCounters(_ statuses: [BackendStatus]) -> [UInt64: BackendCounters] {
         var out: [UInt64: BackendCounters] = [:]
-        for status in registry.statuses() {
+        for status in statuses {
             var sum = BackendCounters()
             for w in proxy.workers { if let c = w.metrics.backendBlock(status.id) { sum = sum + c } }
             out[status.id] = sum
@@ -178,8 +179,9 @@ public final class AdminAPI: Sendable {
     }
 
     func listBackends() -> AdminResponse {
-        let counters = backendCounters()
-        let list: [JSONValue] = registry.statuses().map { s in
+        let statuses = registry.statuses()
+        let counters = backendCounters(statuses)
+        let list: [JSONValue] = statuses.map { s in
             let c = counters[s.id] ?? BackendCounters()
             return .object([
                 ("address", .string(s.address)),

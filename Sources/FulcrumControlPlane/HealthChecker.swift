@@ -16,9 +16,6 @@ public final class HealthChecker: @unchecked Sendable {
     let workers = ProbeWorkers()
     private let inProgress = Mutex<Set<UInt64>>([])
     private let stopped = Atomic<Bool>(false)
-    /// Checks run, by result, for metrics.
-    let passes = Atomic<UInt64>(0)
-    let failures = Atomic<UInt64>(0)
     /// Per backend address: (passes, failures), for metrics.
     private let perBackend = Mutex<[String: (UInt64, UInt64)]>([:])
 
@@ -67,7 +64,6 @@ public final class HealthChecker: @unchecked Sendable {
     }
 
     func count(address: String, passed: Bool) {
-        if passed { passes.add(1, ordering: .relaxed) } else { failures.add(1, ordering: .relaxed) }
         perBackend.withLock { table in
             var entry = table[address] ?? (0, 0)
             if passed { entry.0 += 1 } else { entry.1 += 1 }

@@ -17,7 +17,7 @@ enum MetricsExposition {
             out += " \(value)\n"
         }
         let statuses = api.registry.statuses()
-        let counters = api.backendCounters()
+        let counters = api.backendCounters(statuses)
         let workers = api.proxy.workers
 
         family("fulcrum_requests_total", "counter", "Requests proxied to a backend, by backend and HTTP status sent to the client.")

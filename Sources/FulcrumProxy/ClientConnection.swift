@@ -568,14 +568,18 @@ final class ClientConnection: EventHandler {
         }
     }
 
-    /// Writes pending head bytes and body bytes to the client.
-    func pumpResponse() {
+    enum WriteOutcome { case drained, blocked, failed }
+
+    /// Writes what the client is owed: queued head bytes (`outBuf`), then the
+    /// backend's bytes at the front of its buffer (`responseBodyPending`),
+    /// in one writev per round. Shared by exchanges and tunnels.
+    func writeToClient(_ up: BackendConnection?) -> WriteOutcome {
         while true {
             let headCount = outBuf?.readableCount ?? 0
             let body = responseBodyPending
-            if headCount == 0 && body == 0 { break }
+            if headCount == 0 && body == 0 { clientWriteBlocked = false; return .drained }
             let headStart: UnsafeMutableRawPointer? = headCount > 0 ? outBuf!.base + outBuf!.readIndex : nil
-            let bodyStart: UnsafeMutableRawPointer? = body > 0 ? upstream!.inBuf!.base + upstream!.inBuf!.readIndex : nil
+            let bodyStart: UnsafeMutableRawPointer? = body > 0 ? up!.inBuf!.base + up!.inBuf!.readIndex : nil
             let n = fulcrum_writev2(fd, headStart, headCount, bodyStart, body)
             if n > 0 {
                 worker.metrics.add(.bytesToClients, UInt64(n))
@@ -583,20 +587,26 @@ final class ClientConnection: EventHandler {
                 if h > 0 { outBuf!.consume(h) }
                 let b = n - h
                 if b > 0 {
-                    upstream!.inBuf!.consume(b)
+                    up!.inBuf!.consume(b)
                     responseBodyPending -= b
-                    upstream!.lastActivity = worker.loop.now
+                    up!.lastActivity = worker.loop.now
                 }
-                if n < headCount + body { clientWriteBlocked = true; break }
-                clientWriteBlocked = false
+                if n < headCount + body { clientWriteBlocked = true; return .blocked }
             } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
                 clientWriteBlocked = true
-                break
+                return .blocked
             } else {
-                // The client is gone.
-                abortExchange()
-                return
+                return .failed
             }
+        }
+    }
+
+    /// Writes pending head and body bytes to the client; ends the exchange when the response is through.
+    func pumpResponse() {
+        if writeToClient(upstream) == .failed {
+            // The client is gone.
+            abortExchange()
+            return
         }
         if responseDone && responseStarted && (outBuf?.isEmpty ?? true) && responseBodyPending == 0 {
             finishExchange()
@@ -874,14 +884,10 @@ final class ClientConnection: EventHandler {
         if events & EventMask.error != 0 { closeTunnel(); return }
         if events & EventMask.writable != 0 { clientWriteBlocked = false }
         if events & (EventMask.readable | EventMask.hangUp | EventMask.readHangUp) != 0 && !halfClosed && requestBodyPending == 0 {
-            if inBuf == nil { inBuf = worker.pool.take() }
-            inBuf!.clear()
-            let n = read(fd, inBuf!.base, inBuf!.capacity)
-            if n > 0 {
-                inBuf!.writeIndex = n
-                requestBodyPending = n
-            } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
-                halfClosed = true
+            switch worker.read(fd, into: &inBuf) {
+            case .data: requestBodyPending = inBuf!.readableCount
+            case .endOfStream, .failed: halfClosed = true
+            case .full, .wouldBlock: break
             }
         }
         pumpTunnel()
@@ -891,14 +897,10 @@ final class ClientConnection: EventHandler {
         if events & EventMask.error != 0 { closeTunnel(); return }
         if events & EventMask.writable != 0 { upstreamWriteBlocked = false }
         if events & (EventMask.readable | EventMask.hangUp | EventMask.readHangUp) != 0 && !up.readClosed && responseBodyPending == 0 {
-            if up.inBuf == nil { up.inBuf = worker.pool.take() }
-            up.inBuf!.clear()
-            let n = read(up.fd, up.inBuf!.base, up.inBuf!.capacity)
-            if n > 0 {
-                up.inBuf!.writeIndex = n
-                responseBodyPending = n
-            } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
-                up.readClosed = true
+            switch worker.read(up.fd, into: &up.inBuf) {
+            case .data: responseBodyPending = up.inBuf!.readableCount
+            case .endOfStream, .failed: up.readClosed = true
+            case .full, .wouldBlock: break
             }
         }
         pumpTunnel()
@@ -910,22 +912,9 @@ final class ClientConnection: EventHandler {
         lastActivity = worker.loop.now
         // Backend → client (after any 101 head still queued).
         if up.inBuf != nil && responseBodyPending == 0 && up.inBuf!.readableCount > 0 { responseBodyPending = up.inBuf!.readableCount }
-        while (outBuf?.readableCount ?? 0) > 0 || responseBodyPending > 0 {
-            let headCount = outBuf?.readableCount ?? 0
-            let n = fulcrum_writev2(fd, headCount > 0 ? outBuf!.base + outBuf!.readIndex : nil, headCount,
-                                    responseBodyPending > 0 ? up.inBuf!.base + up.inBuf!.readIndex : nil, responseBodyPending)
-            if n > 0 {
-                let h = min(n, headCount)
-                if h > 0 { outBuf!.consume(h) }
-                if n - h > 0 { up.inBuf!.consume(n - h); responseBodyPending -= n - h }
-                worker.metrics.add(.bytesToClients, UInt64(n))
-            } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
-                clientWriteBlocked = true
-                break
-            } else {
-                closeTunnel()
-                return
-            }
+        if writeToClient(up) == .failed {
+            closeTunnel()
+            return
         }
         // Client → backend.
         while requestBodyPending > 0 {
