@@ -44,20 +44,30 @@ public struct BodyTracker: Sendable {
 
     /// Feeds the next bytes of the stream.
     public mutating func consume(_ bytes: UnsafeRawBufferPointer) -> Progress {
+        consume(bytes) { _, _ in }
+    }
+
+    /// Feeds the next bytes, calling `data(offset, count)` for each run of
+    /// payload (the chunk framing left out), for de-chunking.
+    @inline(__always)
+    public mutating func consume(_ bytes: UnsafeRawBufferPointer, data: (Int, Int) -> Void) -> Progress {
         switch mode {
         case .none:
             return .complete(0)
         case .untilClose:
+            if bytes.count > 0 { data(0, bytes.count) }
             return .more
         case .length(let remaining):
             if UInt64(bytes.count) >= remaining {
                 mode = .none
+                if remaining > 0 { data(0, Int(remaining)) }
                 return .complete(Int(remaining))
             }
             mode = .length(remaining - UInt64(bytes.count))
+            if bytes.count > 0 { data(0, bytes.count) }
             return .more
         case .chunked(var decoder):
-            let outcome = decoder.consume(bytes)
+            let outcome = decoder.consume(bytes, data: data)
             switch outcome {
             case .needMore:
                 mode = .chunked(decoder)
@@ -70,5 +80,11 @@ public struct BodyTracker: Sendable {
                 return .invalid(why)
             }
         }
+    }
+
+    /// True for a chunked body.
+    public var isChunked: Bool {
+        if case .chunked = mode { return true }
+        return false
     }
 }

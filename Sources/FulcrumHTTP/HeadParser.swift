@@ -55,7 +55,7 @@ public enum HeadParser {
         out.targetStart = Int32(targetStart)
         out.targetEnd = Int32(i)
         if i > HTTPLimits.maxRequestLine { return HTTPParseError(414, "URI too long") }
-        if let problem = checkTargetForm(head, targetStart, i, method: out.method) { return problem }
+        if let problem = checkTargetForm(head, targetStart, i, method: out.method, into: out) { return problem }
         i += 1
 
         // HTTP-version CRLF
@@ -156,7 +156,7 @@ public enum HeadParser {
 
     /// origin-form ("/…"), absolute-form ("http://…"), authority-form
     /// (CONNECT only) or asterisk-form (OPTIONS only).
-    static func checkTargetForm(_ head: UnsafeRawBufferPointer, _ start: Int, _ end: Int, method: HTTPMethod) -> HTTPParseError? {
+    static func checkTargetForm(_ head: UnsafeRawBufferPointer, _ start: Int, _ end: Int, method: HTTPMethod, into out: ParsedHead) -> HTTPParseError? {
         let first = head[start]
         if method == .connect {
             // host:port, no path.
@@ -166,7 +166,9 @@ public enum HeadParser {
             return nil
         }
         if first == 0x2F { return nil }  // "/"
-        if first == 0x2A && end - start == 1 { return method == .options ? nil : .bad("asterisk-form is for OPTIONS only") }
+        // asterisk-form: RFC 9112 §3.2.4 names OPTIONS, but SSDP's M-SEARCH
+        // and NOTIFY use it too; "*" is unambiguous for any method.
+        if first == 0x2A && end - start == 1 { return nil }
         // absolute-form: scheme "://" (scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ))
         var k = start
         while k < end {
@@ -174,8 +176,22 @@ public enum HeadParser {
             guard (c >= 0x61 && c <= 0x7A) || (k > start && ((c >= 0x30 && c <= 0x39) || c == 0x2B || c == 0x2D || c == 0x2E)) else { break }
             k += 1
         }
-        if k > start && k + 3 <= end && head[k] == 0x3A && head[k + 1] == 0x2F && head[k + 2] == 0x2F { return nil }
-        return .bad("invalid request target")
+        guard k > start && k + 3 <= end && head[k] == 0x3A && head[k + 1] == 0x2F && head[k + 2] == 0x2F else {
+            return .bad("invalid request target")
+        }
+        // The authority: up to the path, query or end. It wins over Host (RFC 9112 §3.2.2).
+        let authorityStart = k + 3
+        var a = authorityStart
+        while a < end && head[a] != 0x2F && head[a] != 0x3F && head[a] != 0x23 {
+            let c = head[a]
+            if c == 0x40 { return .bad("userinfo in request target") }
+            guard CharClass.table[Int(c)] & CharClass.host != 0 else { return .bad("invalid authority in request target") }
+            a += 1
+        }
+        guard a > authorityStart else { return .bad("empty authority in request target") }
+        out.authorityStart = Int32(authorityStart)
+        out.authorityEnd = Int32(a)
+        return nil
     }
 
     /// Header field lines from `start` to the final empty line.
@@ -241,7 +257,9 @@ public enum HeadParser {
             for k in vs..<ve where CharClass.table[Int(head[k])] & CharClass.host == 0 { return .bad("invalid Host header") }
             out.hostIndex = index
         case .contentLength:
-            // 1*DIGIT, or a list of identical values ("5, 5").
+            // 1*DIGIT, or a list of identical values ("5, 5"); a list, or a
+            // second line, is forwarded as one value (`contentLengthNeedsRewrite`).
+            if out.contentLength >= 0 { out.contentLengthNeedsRewrite = true }
             var k = vs
             while k < ve {
                 var value: Int64 = 0
@@ -257,6 +275,7 @@ public enum HeadParser {
                 while k < ve && (head[k] == 0x20 || head[k] == 0x09) { k += 1 }
                 if k < ve {
                     guard head[k] == 0x2C else { return .bad("invalid Content-Length") }
+                    out.contentLengthNeedsRewrite = true
                     k += 1
                     while k < ve && (head[k] == 0x20 || head[k] == 0x09) { k += 1 }
                     guard k < ve else { return .bad("invalid Content-Length") }
@@ -264,14 +283,21 @@ public enum HeadParser {
             }
             if vs == ve { return .bad("empty Content-Length") }
         case .transferEncoding:
-            // A request is accepted with exactly one coding, chunked; in a
-            // response the final coding decides whether it is chunked.
-            // Anything after chunked (a second chunked included) is refused.
+            // Members are 1#token, comma-separated with optional whitespace:
+            // an empty member, a parameter or a quoted string is refused
+            // (CONTRACT §4), so no other parser can read "no body" or another
+            // coding here. A request is accepted with exactly one coding,
+            // chunked; in a response the final coding decides. Anything after
+            // chunked (a second chunked included) is refused.
             out.hasTransferEncoding = true
-            if vs == ve { return .bad("empty Transfer-Encoding") }
             var problem: HTTPParseError?
-            forEachToken(head, vs, ve) { s, e in
+            forEachMember(head, vs, ve) { s, e in
                 guard problem == nil else { return }
+                guard s < e else { problem = .bad("empty Transfer-Encoding member"); return }
+                for k in s..<e where CharClass.table[Int(head[k])] & CharClass.token == 0 {
+                    problem = .bad("invalid Transfer-Encoding member")
+                    return
+                }
                 if out.chunked { problem = .bad("transfer coding after chunked"); return }
                 if e - s == 7 && asciiCaseInsensitiveEqual(head.baseAddress! + s, chunkedBytes, 7) {
                     out.chunked = true
@@ -295,6 +321,10 @@ public enum HeadParser {
                     out.connectionKeepAlive = true
                 } else if tokenIn(head, s, e, ["upgrade"]) {
                     out.connectionUpgrade = true
+                } else if tokenIn(head, s, e, ["content-length", "transfer-encoding", "host"]) {
+                    // Hop-by-hop removal of a framing header would leave the
+                    // body unframed for the next hop (CONTRACT §4).
+                    problem = .bad("Connection names a framing header or Host")
                 } else if out.connectionTokenCount < ParsedHead.tokenCapacity {
                     out.connectionTokens[out.connectionTokenCount] = (Int32(s), Int32(e))
                     out.connectionTokenCount += 1
@@ -331,6 +361,24 @@ public enum HeadParser {
             while e < end && head[e] != 0x3B { e += 1 }
             while e > s && (head[e - 1] == 0x20 || head[e - 1] == 0x09) { e -= 1 }
             if e > s { body(s, e) }
+            k = end + 1
+        }
+    }
+
+    /// Calls `body` with the bounds of every comma-separated member,
+    /// surrounding whitespace trimmed, empty ones included (s == e).
+    @inline(__always)
+    static func forEachMember(_ head: UnsafeRawBufferPointer, _ vs: Int, _ ve: Int, _ body: (Int, Int) -> Void) {
+        var k = vs
+        while true {
+            var end = k
+            while end < ve && head[end] != 0x2C { end += 1 }
+            var s = k
+            while s < end && (head[s] == 0x20 || head[s] == 0x09) { s += 1 }
+            var e = end
+            while e > s && (head[e - 1] == 0x20 || head[e - 1] == 0x09) { e -= 1 }
+            body(s, e)
+            guard end < ve else { return }
             k = end + 1
         }
     }

@@ -102,6 +102,11 @@ public final class ParsedHead: @unchecked Sendable {
 
     // Semantics.
     public internal(set) var contentLength: Int64 = -1
+    /// Content-Length came as a list ("5, 5") or on several lines: forward one value.
+    public internal(set) var contentLengthNeedsRewrite = false
+    /// Absolute-form target: its authority (which wins over Host), else -1.
+    public internal(set) var authorityStart: Int32 = -1
+    public internal(set) var authorityEnd: Int32 = -1
     public internal(set) var hasTransferEncoding = false
     /// Transfer-Encoding ends in chunked.
     public internal(set) var chunked = false
@@ -131,6 +136,9 @@ public final class ParsedHead: @unchecked Sendable {
         method = .other
         status = 0
         contentLength = -1
+        contentLengthNeedsRewrite = false
+        authorityStart = -1
+        authorityEnd = -1
         hasTransferEncoding = false
         chunked = false
         connectionClose = false

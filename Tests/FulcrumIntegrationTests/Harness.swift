@@ -138,14 +138,20 @@ final class FulcrumServer: @unchecked Sendable {
     var token: String?
 
     /// Starts fulcrum with `arguments` plus ephemeral -listen/-admin (unless given) and 2 workers.
-    init(_ arguments: [String] = [], environment: [String: String]? = nil, token: String? = nil) throws {
+    /// `limitDescriptors` runs it under that RLIMIT_NOFILE (through `sh -c 'ulimit -n N; exec …'`).
+    init(_ arguments: [String] = [], environment: [String: String]? = nil, token: String? = nil, limitDescriptors: Int? = nil) throws {
         var args = arguments
         if !args.contains("-listen") && !args.contains("-port") { args += ["-listen", "127.0.0.1:0"] }
         if !args.contains("-admin") { args += ["-admin", "127.0.0.1:0"] }
         if !args.contains("-workers") { args += ["-workers", "2"] }
         if let token { args += ["-admin-token", token] }
         self.token = token
-        child = try ChildProcess(buildDirectory + "/fulcrum", args, name: "fulcrum", environment: environment)
+        if let limit = limitDescriptors {
+            child = try ChildProcess("/bin/sh", ["-c", "ulimit -n \(limit) && exec \"$0\" \"$@\"", buildDirectory + "/fulcrum"] + args,
+                                     name: "fulcrum", environment: environment)
+        } else {
+            child = try ChildProcess(buildDirectory + "/fulcrum", args, name: "fulcrum", environment: environment)
+        }
         let banner = try child.waitForLine("proxy listening on")
         func port(after marker: String) -> UInt16? {
             guard let r = banner.range(of: marker) else { return nil }
