@@ -116,6 +116,7 @@ public enum Fulcrum {
         config.idleTimeout = UInt64(o.idleTimeout * 1000)
         config.connectTimeout = UInt64(o.connectTimeout * 1000)
         config.responseTimeout = UInt64(o.timeout * 1000)
+        config.bodyTimeout = UInt64(o.bodyTimeout * 1000)
         let selection = Published(StrategySelection(descriptor: strategy, config: o.algoConfig))
         let proxy = Proxy(config: config, registry: registry, selection: selection, accessLog: accessLog)
         do { try proxy.start() } catch { throw StartError("\(error) (-listen/-port)") }

@@ -16,6 +16,7 @@ public struct Options: Sendable {
     public var headerTimeout = 10.0
     public var connectTimeout = 3.0
     public var timeout = 60.0
+    public var bodyTimeout = 60.0
     public var idleTimeout = 60.0
     public var drainTimeout = 30.0
     public var backends: [(address: FulcrumAddress, weight: UInt32)] = []
@@ -53,6 +54,7 @@ public enum OptionParser {
       -idle-timeout SECONDS    idle keep-alive client connections closed after (default 60)
       -connect-timeout SECONDS backend connect limit                          (default 3)
       -timeout SECONDS         backend response-head limit, then 504          (default 60)
+      -body-timeout SECONDS    a streaming body (either way) may pause this long (default 60)
       -access-log PATH|-       one line per proxied request
 
     Balancing and plugins
@@ -84,7 +86,7 @@ public enum OptionParser {
     static let booleanFlags: Set<String> = ["demo", "help", "h", "version"]
     static let valueFlags: Set<String> = [
         "port", "listen", "admin", "algo", "algo-config", "t", "probe", "health-path", "rise", "fall", "probe-timeout",
-        "header-timeout", "connect-timeout", "timeout", "idle-timeout", "drain-timeout", "backend", "plugins", "workers",
+        "header-timeout", "connect-timeout", "timeout", "body-timeout", "idle-timeout", "drain-timeout", "backend", "plugins", "workers",
         "state", "admin-token", "access-log", "log-level",
     ]
 
@@ -163,6 +165,7 @@ public enum OptionParser {
             case "header-timeout": o.headerTimeout = try seconds(value, name)
             case "connect-timeout": o.connectTimeout = try seconds(value, name)
             case "timeout": o.timeout = try seconds(value, name)
+            case "body-timeout": o.bodyTimeout = try seconds(value, name)
             case "idle-timeout": o.idleTimeout = try seconds(value, name)
             case "drain-timeout": o.drainTimeout = try seconds(value, name)
             case "backend": o.backends.append(try backend(value))

@@ -74,7 +74,7 @@ final class BlockingConnection {
         }
         if r.headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
             while true {
-                guard let sizeLine = readLine(), let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16) else { return nil }
+                guard let sizeLine = readLine(), let size = Int(String(sizeLine.prefix { $0 != ";" && $0 != " " && $0 != "\t" }), radix: 16) else { return nil }
                 if size == 0 {
                     while let trailer = readLine(), !trailer.isEmpty {}
                     break

@@ -66,7 +66,7 @@ public enum SocketIO {
     }
 
     @inline(__always)
-    static func classify(_ e: Int32) -> IOOutcome {
+    public static func classify(_ e: Int32) -> IOOutcome {
         e == EAGAIN || e == EWOULDBLOCK || e == EINTR ? .wouldBlock : .failed(e)
     }
 }

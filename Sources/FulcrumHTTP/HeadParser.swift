@@ -166,9 +166,12 @@ public enum HeadParser {
             return nil
         }
         if first == 0x2F { return nil }  // "/"
-        // asterisk-form: RFC 9112 §3.2.4 names OPTIONS, but SSDP's M-SEARCH
-        // and NOTIFY use it too; "*" is unambiguous for any method.
-        if first == 0x2A && end - start == 1 { return nil }
+        // asterisk-form: RFC 9112 §3.2.4 names OPTIONS; extension methods
+        // such as SSDP's M-SEARCH and NOTIFY use it too. The methods RFC 9110
+        // defines always name a resource, so for them "*" is refused.
+        if first == 0x2A && end - start == 1 {
+            return method == .options || method == .other ? nil : .bad("asterisk-form is for OPTIONS and extension methods")
+        }
         // absolute-form: scheme "://" (scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ))
         var k = start
         while k < end {

@@ -16,11 +16,12 @@ final class BackendConnection: EventHandler {
     var state = State.connecting
     /// Came from the pool (a failure before any byte may just be staleness).
     var reused = false
+    /// The deadline queue the exchange put this connection in.
+    var armedTimer = ExchangeStateMachine.Timer.none
     var inBuf: ByteBuffer?
     var lastActivity: UInt64 = 0
-    /// Tunnel: the backend sent EOF / we shut down our writing side.
+    /// The backend sent EOF (an exchange still drains what it sent before).
     var readClosed = false
-    var writeClosed = false
 
     init(worker: ProxyWorker, backend: Backend) {
         self.worker = worker
@@ -40,14 +41,15 @@ final class BackendConnection: EventHandler {
             if err == 0 {
                 state = .active
                 DeadlineQueue.disarm(self)
+                armedTimer = .none
                 client.upstreamConnected(self)
             } else if events & (EventMask.writable | EventMask.error | EventMask.hangUp) != 0 {
-                client.upstreamFailed(self, .refused(err))
+                client.upstreamFailed(self, UpstreamFailure.connectFailed(err))
             }
         case .active:
             client?.upstreamEvent(self, events)
         case .tunnel:
-            client?.tunnelUpstreamEvent(self, events)
+            client?.tunnel?.upstreamEvent(events)
         }
     }
 
@@ -56,13 +58,16 @@ final class BackendConnection: EventHandler {
         case .idle:
             worker.pools.remove(self)
             worker.closeUpstream(self, reset: false)
-        case .connecting:
-            client?.upstreamFailed(self, .connectTimeout)
-        case .active:
+        case .connecting, .active:
             client?.upstreamTimedOut(self, now: now)
         case .tunnel:
             break
         }
+    }
+
+    /// Returns the input buffer to the pool (the connection is closing).
+    func releaseBuffer() {
+        if let b = inBuf { worker.pool.give(b); inBuf = nil }
     }
 
     /// Returns the input buffer to the pool when empty.

@@ -35,8 +35,10 @@ enum CannedResponse {
         }
     }
 
-    /// Writes the whole response into `out`.
-    static func write(_ status: Int, keepAlive: Bool, into out: inout ByteBuffer) {
+    /// Writes the whole response into `out`; false (and nothing written) if it does not fit.
+    @discardableResult
+    static func write(_ status: Int, keepAlive: Bool, into out: inout ByteBuffer) -> Bool {
+        guard out.writableCount >= 512 else { return false }
         let m = message(status)
         // {"status":"error","message":"…"}: 29 bytes before the message, 2 after.
         let bodyLength = 31 + m.utf8CodeUnitCount
@@ -49,6 +51,6 @@ enum CannedResponse {
         out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
         out.append("{\"status\":\"error\",\"message\":\"")
         out.append(m)
-        out.append("\"}")
+        return out.append("\"}")
     }
 }

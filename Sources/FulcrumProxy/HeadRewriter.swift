@@ -2,18 +2,34 @@ import FulcrumEventLoop
 import FulcrumHTTP
 
 /// Builds the heads the proxy forwards (CONTRACT §4): hop-by-hop fields
-/// removed in both directions, X-Forwarded-* added to requests, Host and
-/// every other field copied byte for byte.
+/// removed in both directions, X-Forwarded-* added to requests, one
+/// Content-Length value, Host as the absolute-form authority when there is
+/// one (RFC 9112 §3.2.2), every other field copied byte for byte.
+///
+/// Every append is checked: a head that does not fit whole is refused
+/// (false), never forwarded with lines missing.
 enum HeadRewriter {
 
-    /// The request head for the backend. `clientIP` is the client's address as text.
+    /// The request head for the backend. `clientIP` is the client's address
+    /// as text. Records in `facts` where method, target and host sit in `out`.
     static func writeRequest(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, clientIP: String,
-                             into out: inout ByteBuffer) -> Bool {
+                             into out: inout ByteBuffer, facts: inout RequestFacts) -> Bool {
         let base = head.baseAddress!
-        out.append(UnsafeRawBufferPointer(start: base, count: Int(parsed.startLineEnd)))
+        let origin = out.writeIndex
+        var ok = out.append(UnsafeRawBufferPointer(start: base, count: Int(parsed.startLineEnd)))
+        facts.methodRange = 0..<Int(parsed.methodEnd)
+        facts.targetRange = Int(parsed.targetStart)..<Int(parsed.targetEnd)
         let upgrading = parsed.isUpgradeRequest
-        var hostRange: (Int, Int)?
+        // The host every hop sees: the authority of an absolute-form target wins.
+        var host: (Int, Int)?
+        if parsed.authorityStart >= 0 {
+            host = (Int(parsed.authorityStart), Int(parsed.authorityEnd))
+        } else if parsed.hostIndex >= 0 {
+            let f = parsed.fields[parsed.hostIndex]
+            host = (Int(f.valueStart), Int(f.valueEnd))
+        }
         var forwardedFor: [(Int, Int)] = []
+        var contentLengthWritten = false
         for i in 0..<parsed.fieldCount {
             let f = parsed.fields[i]
             switch f.kind {
@@ -25,51 +41,84 @@ enum HeadRewriter {
             case .upgrade where upgrading:
                 break
             case .host:
-                hostRange = (Int(f.valueStart), Int(f.valueEnd))
+                let (s, e) = host!
+                ok = ok && out.append("Host: ")
+                facts.hostRange = (out.writeIndex - origin)..<(out.writeIndex - origin + e - s)
+                ok = ok && out.append(UnsafeRawBufferPointer(start: base + s, count: e - s)) && out.append("\r\n")
+                continue
+            case .contentLength where parsed.contentLengthNeedsRewrite:
+                if !contentLengthWritten {
+                    ok = ok && out.append("Content-Length: ") && out.appendDecimal(Int(parsed.contentLength)) && out.append("\r\n")
+                    contentLengthWritten = true
+                }
+                continue
             default:
                 if parsed.isHopByHop(i, in: head) { continue }
             }
-            out.append(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.lineEnd - f.nameStart)))
+            ok = ok && out.append(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.lineEnd - f.nameStart)))
         }
         if upgrading {
-            out.append("Connection: upgrade\r\n")
+            ok = ok && out.append("Connection: upgrade\r\n")
         } else if parsed.version == .http10 && parsed.wantsKeepAlive {
-            out.append("Connection: keep-alive\r\n")
+            ok = ok && out.append("Connection: keep-alive\r\n")
         }
-        out.append("X-Forwarded-For: ")
+        ok = ok && out.append("X-Forwarded-For: ")
         for (s, e) in forwardedFor {
-            out.append(UnsafeRawBufferPointer(start: base + s, count: e - s))
-            out.append(", ")
+            ok = ok && out.append(UnsafeRawBufferPointer(start: base + s, count: e - s)) && out.append(", ")
         }
-        out.append(clientIP)
-        out.append("\r\nX-Forwarded-Proto: http\r\n")
-        if let (s, e) = hostRange {
-            out.append("X-Forwarded-Host: ")
-            out.append(UnsafeRawBufferPointer(start: base + s, count: e - s))
-            out.append("\r\n")
+        ok = ok && out.append(clientIP) && out.append("\r\nX-Forwarded-Proto: http\r\n")
+        if let (s, e) = host {
+            ok = ok && out.append("X-Forwarded-Host: ") && out.append(UnsafeRawBufferPointer(start: base + s, count: e - s))
+                && out.append("\r\n")
         }
-        return out.append("\r\n")
+        return ok && out.append("\r\n")
     }
 
-    /// The response head for the client. `close` adds "Connection: close";
-    /// `keepAlive10` tells an HTTP/1.0 client the connection stays open.
-    static func writeResponse(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, close: Bool, keepAlive10: Bool,
+    /// How the response head is adjusted for the client.
+    struct ResponseOptions: Equatable {
+        /// Add "Connection: close".
+        var close = false
+        /// Tell an HTTP/1.0 client the connection stays open.
+        var keepAlive10 = false
+        /// The body is de-chunked for an HTTP/1.0 client: drop Transfer-Encoding.
+        var dechunk = false
+    }
+
+    /// The response head for the client (appended after anything already in `out`).
+    static func writeResponse(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, _ options: ResponseOptions,
                               into out: inout ByteBuffer) -> Bool {
         let base = head.baseAddress!
-        out.append(UnsafeRawBufferPointer(start: base, count: Int(parsed.startLineEnd)))
+        let mark = out.writeIndex
+        var ok = out.append(UnsafeRawBufferPointer(start: base, count: Int(parsed.startLineEnd)))
         let switching = parsed.status == 101
+        var contentLengthWritten = false
         for i in 0..<parsed.fieldCount {
             let f = parsed.fields[i]
-            if !(switching && f.kind == .upgrade) && parsed.isHopByHop(i, in: head) { continue }
-            out.append(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.lineEnd - f.nameStart)))
+            switch f.kind {
+            case .transferEncoding where options.dechunk:
+                continue
+            case .contentLength where parsed.contentLengthNeedsRewrite:
+                if !contentLengthWritten {
+                    ok = ok && out.append("Content-Length: ") && out.appendDecimal(Int(parsed.contentLength)) && out.append("\r\n")
+                    contentLengthWritten = true
+                }
+                continue
+            case .upgrade where switching:
+                break
+            default:
+                if parsed.isHopByHop(i, in: head) { continue }
+            }
+            ok = ok && out.append(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.lineEnd - f.nameStart)))
         }
         if switching {
-            out.append("Connection: upgrade\r\n")
-        } else if close {
-            out.append("Connection: close\r\n")
-        } else if keepAlive10 {
-            out.append("Connection: keep-alive\r\n")
+            ok = ok && out.append("Connection: upgrade\r\n")
+        } else if options.close {
+            ok = ok && out.append("Connection: close\r\n")
+        } else if options.keepAlive10 {
+            ok = ok && out.append("Connection: keep-alive\r\n")
         }
-        return out.append("\r\n")
+        ok = ok && out.append("\r\n")
+        if !ok { out.writeIndex = mark }  // nothing half-written stays queued
+        return ok
     }
 }

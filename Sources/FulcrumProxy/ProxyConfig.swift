@@ -11,8 +11,12 @@ public struct ProxyConfig: Sendable {
     public var idleTimeout: UInt64 = 60_000
     /// Backend connect limit (ms).
     public var connectTimeout: UInt64 = 3_000
-    /// Backend response-head limit, and inactivity limit while a body streams (ms) — 504.
+    /// Backend response-head limit (ms) — 504.
     public var responseTimeout: UInt64 = 60_000
+    /// Inactivity limit while a body streams either way (ms): no byte
+    /// moved for this long cuts the exchange. nginx's proxy_read_timeout
+    /// and HAProxy's `timeout server` are the same kind of limit (60 s).
+    public var bodyTimeout: UInt64 = 60_000
     /// Pooled idle backend connections are closed after (ms): shorter than
     /// common server keep-alive timeouts (nginx 75 s, Apache and Node 5 s), so
     /// the backend rarely closes a connection just as it is reused.

@@ -29,6 +29,7 @@ public final class ProxyWorker: @unchecked Sendable {
     let idleQueue: DeadlineQueue
     let connectQueue: DeadlineQueue
     let responseQueue: DeadlineQueue
+    let bodyQueue: DeadlineQueue
     let poolQueue: DeadlineQueue
     let lingerQueue: DeadlineQueue
 
@@ -58,6 +59,7 @@ public final class ProxyWorker: @unchecked Sendable {
         idleQueue = loop.makeDeadlineQueue(milliseconds: config.idleTimeout)
         connectQueue = loop.makeDeadlineQueue(milliseconds: config.connectTimeout)
         responseQueue = loop.makeDeadlineQueue(milliseconds: config.responseTimeout)
+        bodyQueue = loop.makeDeadlineQueue(milliseconds: config.bodyTimeout)
         poolQueue = loop.makeDeadlineQueue(milliseconds: config.poolIdleTimeout)
         lingerQueue = loop.makeDeadlineQueue(milliseconds: 2_000)
         if let accessLog { self.accessLog = AccessLogBuffer(file: accessLog) }
@@ -94,10 +96,9 @@ public final class ProxyWorker: @unchecked Sendable {
             c.upstream = nil
             closeUpstream(up, reset: true)
         }
+        c.tunnel = nil
         c.endInFlight()
-        if let b = c.inBuf { pool.give(b); c.inBuf = nil }
-        if let b = c.outBuf { pool.give(b); c.outBuf = nil }
-        if let b = c.fwdBuf { pool.give(b); c.fwdBuf = nil }
+        c.releaseBuffers()
         loop.close(c, reset: reset)
         openClients.add(-1, ordering: .relaxed)
         metrics.add(.connectionsClosed)
@@ -106,34 +107,8 @@ public final class ProxyWorker: @unchecked Sendable {
 
     func closeUpstream(_ up: BackendConnection, reset: Bool) {
         guard up.isOpen else { return }
-        if let b = up.inBuf { pool.give(b); up.inBuf = nil }
+        up.releaseBuffer()
         loop.close(up, reset: reset)
-    }
-
-    enum ReadOutcome {
-        case data(Int)
-        /// The buffer has no room (back-pressure: read later).
-        case full
-        case wouldBlock
-        case endOfStream
-        case failed(Int32)
-    }
-
-    /// Reads what `fd` has into `buffer`, taking one from the pool if there
-    /// is none and compacting it when its tail is full.
-    @inline(__always)
-    func read(_ fd: Int32, into buffer: inout ByteBuffer?) -> ReadOutcome {
-        if buffer == nil { buffer = pool.take() }
-        if buffer!.writableCount == 0 { buffer!.compact() }
-        guard buffer!.writableCount > 0 else { return .full }
-        let n = Glibc.read(fd, buffer!.writableStart, buffer!.writableCount)
-        if n > 0 {
-            buffer!.writeIndex += n
-            return .data(n)
-        }
-        if n == 0 { return .endOfStream }
-        let e = errno
-        return e == EAGAIN || e == EINTR ? .wouldBlock : .failed(e)
     }
 
     /// Catches up with `PUT /strategy` and registry changes before a pick.
