@@ -111,12 +111,15 @@ public final class EventLoop: @unchecked Sendable {
             let n = fulcrum_epoll_wait(epfd, events, Int32(Self.batch), timeout)
             now = Clock.coarseMillis()
             if n > 0 {
+                // Cross-thread tasks first (e.g. a new registry snapshot): a
+                // request that arrived after a change was published sees it.
+                for i in 0..<Int(n) where UInt(events[i].token) == UInt(bitPattern: Unmanaged.passUnretained(wakeHandler).toOpaque()) {
+                    drainWakeups()
+                }
                 for i in 0..<Int(n) {
                     let e = events[i]
                     let handler = Unmanaged<EventHandler>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(e.token))!).takeUnretainedValue()
-                    if handler === wakeHandler {
-                        drainWakeups()
-                    } else if handler.fd >= 0 {
+                    if handler !== wakeHandler && handler.fd >= 0 {
                         handler.handleEvent(e.events)
                     }
                 }

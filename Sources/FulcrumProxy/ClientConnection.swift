@@ -231,7 +231,6 @@ final class ClientConnection: EventHandler {
         fwdBuf = worker.pool.take()
         let fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, into: &fwdBuf!, facts: &facts)
         inBuf!.consume(headLength)
-        worker.refreshStrategy()
         exchange = ExchangeStateMachine(facts: facts, eligible: worker.snapshot.eligible.count, draining: worker.draining)
         guard fits else {
             perform(exchange.respond(431))

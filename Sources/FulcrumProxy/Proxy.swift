@@ -22,6 +22,13 @@ public final class Proxy: @unchecked Sendable {
         workers = (0..<max(1, config.workers)).map {
             ProxyWorker(index: $0, config: config, registry: registry, selection: selection, accessLog: accessLog)
         }
+        // A new registry snapshot or strategy reaches each worker as a task on
+        // its loop (run before that batch's socket events), not as a check per pick.
+        let notify: @Sendable () -> Void = { [workers] in
+            for w in workers { w.loop.execute { w.refreshStrategy() } }
+        }
+        registry.published.observe(notify)
+        selection.observe(notify)
     }
 
     /// Binds every worker's listener (all or none), then starts the threads.
@@ -53,6 +60,7 @@ public final class Proxy: @unchecked Sendable {
         boundAddress = address
         for (worker, fd) in zip(workers, fds) {
             worker.attachListener(fd)
+            worker.loop.execute { worker.refreshStrategy() }
             threads.append(NamedThread.start(name: "fulcrum-w\(worker.index)") { worker.loop.run() })
         }
     }

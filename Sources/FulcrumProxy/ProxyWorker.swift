@@ -111,8 +111,10 @@ public final class ProxyWorker: @unchecked Sendable {
         loop.close(up, reset: reset)
     }
 
-    /// Catches up with `PUT /strategy` and registry changes before a pick.
-    @inline(__always)
+    /// Catches up with `PUT /strategy` and registry changes: run on this
+    /// worker's loop when either is published. The previous snapshot (whose
+    /// arrays the plugin saw in its last `update`) is kept alive until the
+    /// new `update` has returned, so a plugin may compare old and new.
     func refreshStrategy() {
         var forceUpdate = false
         if selection.generation != selectionGeneration {
@@ -128,9 +130,11 @@ public final class ProxyWorker: @unchecked Sendable {
         }
         if registry.published.generation != snapshotGeneration || forceUpdate {
             let (current, generation) = registry.published.read()
+            let previous = snapshot
             snapshot = current
             snapshotGeneration = generation
             strategy?.update(current.cEligible, count: current.eligible.count)
+            withExtendedLifetime(previous) {}
         }
     }
 

@@ -4,12 +4,10 @@ import FulcrumRegistry
 import Glibc
 
 extension ClientConnection {
-    /// Asks the strategy for a backend (after catching up with the registry
-    /// and strategy generations). The request view points into the
+    /// Asks the strategy for a backend. The request view points into the
     /// forwarded head (`fwdBuf`), which a retry still has: first picks and
     /// retries see the same method, target, host and headers.
     func pickBackend() -> Backend? {
-        worker.refreshStrategy()
         guard let strategy = worker.strategy, let fwd = fwdBuf else { return nil }
         strategyEpoch = worker.strategyEpoch
         let facts = exchange.facts

@@ -1,11 +1,13 @@
 import Synchronization
 
 /// A value replaced as a whole by a control thread and read by every worker.
-/// Workers compare `generation` (one atomic load) before each use and take
-/// the lock only when it moved, so the request path never contends.
+/// Observers are told after each `publish` (workers then catch up on their
+/// own loop, off the request path); `generation` tells a reader whether it
+/// already has the current value.
 public final class Published<Value: AnyObject & Sendable>: Sendable {
     private let counter = Atomic<UInt64>(1)
     private let cell: Mutex<Value>
+    private let observers = Mutex<[@Sendable () -> Void]>([])
 
     public init(_ initial: Value) { cell = Mutex(initial) }
 
@@ -24,5 +26,11 @@ public final class Published<Value: AnyObject & Sendable>: Sendable {
             current = value
             counter.add(1, ordering: .releasing)
         }
+        for observer in observers.withLock({ $0 }) { observer() }
+    }
+
+    /// Calls `observer` (on the publishing thread) after every `publish`.
+    public func observe(_ observer: @escaping @Sendable () -> Void) {
+        observers.withLock { $0.append(observer) }
     }
 }
