@@ -36,9 +36,12 @@ public struct StateFile: Sendable {
             bytes += chunk[0..<n]
             if bytes.count > 64 * 1024 * 1024 { throw LoadError(description: "state file \(path) is larger than 64 MiB") }
         }
-        do {
-            return try bytes.withUnsafeBytes { raw throws(LoadError) in try StateFile.parse(raw) }
-        } catch {
+        let parsed: Result<[PersistentBackend], LoadError> = bytes.withUnsafeBytes { raw in
+            do throws(LoadError) { return .success(try StateFile.parse(raw)) } catch { return .failure(error) }
+        }
+        switch parsed {
+        case .success(let backends): return backends
+        case .failure(let error):
             throw LoadError(description: "state file \(path) is corrupt: \(error.description) (fix it or move it away; nothing was loaded)")
         }
     }
