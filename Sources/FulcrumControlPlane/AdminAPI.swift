@@ -42,13 +42,8 @@ public final class AdminAPI: Sendable {
 
     // MARK: routing
 
+    /// `AdminGate` has already checked the token and the browser rules on the head.
     public func handle(_ r: AdminRequest, respond: @escaping @Sendable (AdminResponse) -> Void) {
-        if let token, !authorized(r, token: token) {
-            var response = Self.fail(401, "unauthorized: send Authorization: Bearer <token>")
-            response.headers.append(("WWW-Authenticate", "Bearer realm=\"fulcrum\""))
-            respond(response)
-            return
-        }
         func only(_ methods: String...) -> Bool {
             if methods.contains(r.method) { return true }
             var response = Self.fail(405, "method \(r.method) not allowed on \(r.path)")
@@ -85,22 +80,6 @@ public final class AdminAPI: Sendable {
     }
 
     var uptime: Double { Double(Clock.monotonicNanos() - startedAt) / 1e9 }
-
-    /// Constant-time comparison of the bearer token (the status page may
-    /// pass it as ?token= so a browser can open it).
-    func authorized(_ r: AdminRequest, token: String) -> Bool {
-        var presented: String?
-        if let header = r.headers["authorization"], header.lowercased().hasPrefix("bearer ") {
-            presented = String(header.dropFirst(7).drop(while: { $0 == " " }))
-        } else if r.method == "GET" && (r.path == "/" || r.path == "/index.html") {
-            presented = r.query["token"]
-        }
-        guard let presented else { return false }
-        let a = Array(presented.utf8), b = Array(token.utf8)
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<b.count { diff |= (i < a.count ? a[i] : 0) ^ b[i] }
-        return diff == 0
-    }
 
     /// The body as a JSON object, or the 400 to answer.
     func jsonObject(_ r: AdminRequest) -> Result<JSONValue, AdminResponseBox> {
