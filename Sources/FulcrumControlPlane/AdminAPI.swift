@@ -253,10 +253,16 @@ public final class AdminAPI: Sendable {
         guard let path = object["path"]?.stringValue, path.hasPrefix("/") else {
             return Self.fail(400, "field \"path\" must be an absolute path to a .so file")
         }
-        var st = stat()
-        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return Self.fail(400, "no such file: \(path)") }
+        let file: String
+        switch PluginFileRule.check(path) {
+        case .success(let resolved): file = resolved
+        case .failure(let refusal):
+            Log.warn(refusal.message)
+            return Self.fail(400, refusal.message)
+        }
         do throws(PluginLoadError) {
-            let (library, _) = try catalog.load(file: path, strict: true)
+            // The resolved path: a link swapped after the check changes nothing.
+            let (library, _) = try catalog.load(file: file, strict: true)
             Log.info("loaded plugin \(library.name) \(library.version) from \(path): strategies \(library.strategies.map(\.name)), probes \(library.probes.map(\.name))")
             return Self.success(Self.describe(library))
         } catch {
