@@ -72,7 +72,7 @@ public final class AdminAPI: Sendable {
             if only("GET", "HEAD") { respond(Self.success(["uptime_seconds": .number(uptime, isInteger: false)])) }
         case "/", "/index.html":
             if only("GET") {
-                respond(AdminResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(StatusPage.html.utf8)))
+                respond(AdminResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(statusPage(r).utf8)))
             }
         default:
             respond(Self.fail(404, "no such endpoint: \(r.path)"))
@@ -175,6 +175,22 @@ public final class AdminAPI: Sendable {
             ])
         }
         return Self.success(["strategy": .string(selection.value.descriptor.name), "backends": .array(list)])
+    }
+
+    /// The status page with the strategy and backends already in it.
+    func statusPage(_ r: AdminRequest) -> String {
+        let statuses = registry.statuses()
+        let counters = backendCounters(statuses)
+        let rows = statuses.map { s in
+            let c = counters[s.id] ?? BackendCounters()
+            return StatusPageModel.Row(address: s.address, weight: Int(s.weight), healthy: s.healthy, draining: s.draining,
+                                       active: Int(s.active), requests: Int(c.requests), failures: Int(c.failures),
+                                       latencyMillis: Double(s.latencyMicros) / 1000, lastCheck: s.lastCheck)
+        }
+        return StatusPage.render(StatusPageModel(
+            strategy: selection.value.descriptor.name,
+            available: catalog.strategies.map { ($0.name, $0.description) },
+            backends: rows, host: r.headers["host"] ?? "127.0.0.1:8090"))
     }
 
     func drain(_ r: AdminRequest) -> AdminResponse {
