@@ -30,6 +30,11 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
         case handling(keepAlive: Bool, isHead: Bool)
         /// A response is going out; then keep-alive or close.
         case writing(keepAlive: Bool)
+        /// Our FIN is sent; what the client still sends is read and dropped
+        /// until its FIN (bounded by the header timeout), so closing with
+        /// unread bytes does not reset the connection before the client has
+        /// read our answer.
+        case closing
     }
 
     unowned let server: AdminServer
@@ -58,7 +63,7 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
             // Reported whatever the interest: never leave it pending (it would spin).
             switch state {
             case .awaitingHead, .awaitingBody: readAvailable()
-            case .handling, .writing: finish()
+            case .handling, .writing, .closing: finish()
             }
             if isOpen, case .handling = state { finish() }
             return
@@ -67,7 +72,16 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
         guard isOpen, events & (EventMask.readable | EventMask.hangUp | EventMask.error) != 0 else { return }
         switch state {
         case .awaitingHead, .awaitingBody: readAvailable()
+        case .closing: discardInput()
         case .handling, .writing: break
+        }
+    }
+
+    func discardInput() {
+        switch SocketIO.read(fd, into: &input, pool: server.inputPool) {
+        case .bytes, .noRoom: input?.clear()
+        case .wouldBlock: break
+        case .endOfStream, .failed: finish()
         }
     }
 
@@ -131,7 +145,7 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
                 dispatch(AdminRequest(method: pending.method, path: pending.target.path, query: pending.target.query,
                                       headers: pending.headers, body: body), keepAlive: pending.keepAlive)
                 return
-            case .handling, .writing:
+            case .handling, .writing, .closing:
                 return
             }
         }
@@ -165,6 +179,11 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
         if h.chunked { fail(411, "send the body with Content-Length"); return nil }
         let bodyLength = Int(max(0, h.contentLength))
         if bodyLength > AdminServer.maxBody { fail(413, "request body larger than \(AdminServer.maxBody) bytes"); return nil }
+        if h.expectContinue && bodyLength > 0 && raw.count < headLength + bodyLength {
+            // Best effort (nothing else is being written now): curl waits a second for it otherwise.
+            let interim: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
+            _ = SocketIO.writev(fd, interim.utf8Start, interim.utf8CodeUnitCount, nil, 0)
+        }
         return PendingHead(headLength: headLength, bodyLength: bodyLength, method: method, target: target,
                            headers: headers, keepAlive: h.wantsKeepAlive)
     }
@@ -246,7 +265,10 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
         outBody = []
         guard keepAlive else {
             SocketIO.shutdownWrite(fd)
-            finish()
+            state = .closing
+            input?.clear()
+            server.headerQueue.arm(self, now: server.loop.now)
+            server.loop.setInterest(self, EventMask.readable)
             return
         }
         state = .awaitingHead
@@ -264,6 +286,8 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
             break
         case .writing:
             finish()  // the client does not read its answer
+        case .closing:
+            finish()
         }
     }
 
