@@ -70,4 +70,26 @@ final class AdminSegmentTests: XCTestCase {
         _ = try c.readToEnd()
         XCTAssertTrue(c.closedByPeer)
     }
+
+    /// The report itself: Python's http.client (head and body in two writes), 40 sequential registrations.
+    func testPythonHTTPClient() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("no python3") }
+        let backend = try BackendServer(name: "py")
+        defer { backend.kill() }
+        let script = """
+            import http.client, json
+            ok = 0
+            for i in range(40):
+                c = http.client.HTTPConnection("127.0.0.1", \(fulcrum.adminPort), timeout=5)
+                c.request("POST", "/register", body=json.dumps({"address": "\(backend.url)", "weight": i + 1}),
+                          headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                ok += r.status == 200
+                c.close()
+            print("answered", ok)
+            """
+        let out = try runCommand("/usr/bin/python3", ["-c", script], timeout: 60)
+        XCTAssertTrue(out.contains("answered 40"), out)
+    }
 }
