@@ -223,7 +223,9 @@ final class AdminConnection: EventHandler, @unchecked Sendable {
             && head.append(StatusReason.phrase(r.status))
             && head.append("\r\nContent-Type: ") && head.append(r.contentType)
             && head.append("\r\nContent-Length: ") && head.appendDecimal(r.body.count)
-            && head.append("\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n")
+            // No framing by other sites: a framed status page could be clicked into draining (clickjacking).
+            && head.append("\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n")
+            && head.append("Content-Security-Policy: frame-ancestors 'none'\r\n")
         for (k, v) in r.headers { fits = fits && head.append(k) && head.append(": ") && head.append(v) && head.append("\r\n") }
         if !keepAlive { fits = fits && head.append("Connection: close\r\n") }
         fits = fits && head.append("\r\n")

@@ -53,6 +53,15 @@ final class AdminBrowserSafetyTests: XCTestCase {
         }
     }
 
+    /// The status page's buttons act same-origin, so no other site may frame it.
+    func testNoFraming() throws {
+        let f = try FulcrumServer(["-t", "60"])
+        defer { f.stop() }
+        let page = try f.admin("GET", "/")
+        XCTAssertEqual(page.header("X-Frame-Options"), "DENY")
+        XCTAssertEqual(page.header("Content-Security-Policy"), "frame-ancestors 'none'")
+    }
+
     func testDNSRebindingHostIs403WithoutToken() throws {
         let f = try FulcrumServer(["-t", "60"])
         defer { f.stop() }
