@@ -67,6 +67,7 @@ let package = Package(
         .testTarget(name: "FulcrumProxyTests", dependencies: ["FulcrumProxy", "FulcrumHTTP"], path: "Tests/FulcrumProxyTests", swiftSettings: strict),
         .target(name: "FulcrumTestSupport", path: "Tests/FulcrumTestSupport", swiftSettings: strict),
         .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK", "FulcrumTestSupport"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumSDKTests", dependencies: ["FulcrumSDK"], path: "Tests/FulcrumSDKTests", swiftSettings: strict),
         .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumTestSupport"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
     ] + plugins.map {
         .target(name: $0.product, dependencies: ["FulcrumSDK"], path: "Plugins/\($0.folder)",

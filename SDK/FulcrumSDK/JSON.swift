@@ -46,10 +46,12 @@ public enum JSONValue: Equatable, Sendable {
         return nil
     }
 
-    /// The value as an Int when it was written as an integer and fits.
+    /// The value as an Int when it was written as an integer and is exact:
+    /// magnitude below 2^53, where every integer is a distinct Double (so
+    /// 9007199254740993, which reads as 2^53, is refused rather than rounded).
     public var intValue: Int? {
         guard case .number(let d, let isInteger) = self, isInteger,
-              d >= -9_007_199_254_740_992, d <= 9_007_199_254_740_992 else { return nil }
+              d > -9_007_199_254_740_992, d < 9_007_199_254_740_992 else { return nil }
         return Int(d)
     }
 
@@ -75,6 +77,10 @@ public enum JSONValue: Equatable, Sendable {
     /// Parses a complete JSON text from bytes.
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+            // RFC 8259 §8.1 allows ignoring it; refusing is stricter and says why.
+            throw JSONError(message: "byte order mark before the JSON text", offset: 0)
+        }
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -94,7 +100,8 @@ public enum JSONValue: Equatable, Sendable {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .number(let d, let isInteger):
-            if isInteger || (d == d.rounded() && abs(d) < 9.0e15) {
+            // Int64(d) traps outside ±2^63: larger integers are written in exponent form.
+            if (isInteger || d == d.rounded()) && abs(d) < 9.0e15 || isInteger && d >= -0x1p63 && d < 0x1p63 {
                 out += String(Int64(d))
             } else if d.isFinite {
                 out += String(d)
@@ -271,22 +278,29 @@ struct JSONParser {
         position += 1  // opening quote
         var scalars = String.UnicodeScalarView()
         var runStart = position
-        func flushRun(_ end: Int, into s: inout String.UnicodeScalarView) {
-            if end > runStart {
-                let run = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[runStart..<end]), as: UTF8.self)
-                s.append(contentsOf: run.unicodeScalars)
+        /// Appends raw bytes, refusing invalid UTF-8 (RFC 8259 §8.1) rather than repairing it.
+        func flushRun(_ end: Int, into s: inout String.UnicodeScalarView) throws(JSONError) {
+            guard end > runStart else { return }
+            var iterator = UnsafeRawBufferPointer(rebasing: bytes[runStart..<end]).makeIterator()
+            var decoder = UTF8()
+            while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue(let scalar): s.append(scalar)
+                case .emptyInput: return
+                case .error: throw JSONError(message: "invalid UTF-8 in string", offset: runStart)
+                }
             }
         }
         while position < bytes.count {
             let c = bytes[position]
             if c == UInt8(ascii: "\"") {
-                flushRun(position, into: &scalars)
+                try flushRun(position, into: &scalars)
                 position += 1
                 return String(scalars)
             }
             if c < 0x20 { throw error("control character in string") }
             if c == UInt8(ascii: "\\") {
-                flushRun(position, into: &scalars)
+                try flushRun(position, into: &scalars)
                 position += 1
                 guard position < bytes.count else { break }
                 let e = bytes[position]

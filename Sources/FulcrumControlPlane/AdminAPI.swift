@@ -42,13 +42,8 @@ public final class AdminAPI: Sendable {
 
     // MARK: routing
 
+    /// `AdminGate` has already checked the token and the browser rules on the head.
     public func handle(_ r: AdminRequest, respond: @escaping @Sendable (AdminResponse) -> Void) {
-        if let token, !authorized(r, token: token) {
-            var response = Self.fail(401, "unauthorized: send Authorization: Bearer <token>")
-            response.headers.append(("WWW-Authenticate", "Bearer realm=\"fulcrum\""))
-            respond(response)
-            return
-        }
         func only(_ methods: String...) -> Bool {
             if methods.contains(r.method) { return true }
             var response = Self.fail(405, "method \(r.method) not allowed on \(r.path)")
@@ -77,7 +72,7 @@ public final class AdminAPI: Sendable {
             if only("GET", "HEAD") { respond(Self.success(["uptime_seconds": .number(uptime, isInteger: false)])) }
         case "/", "/index.html":
             if only("GET") {
-                respond(AdminResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(StatusPage.html.utf8)))
+                respond(AdminResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(statusPage(r).utf8)))
             }
         default:
             respond(Self.fail(404, "no such endpoint: \(r.path)"))
@@ -85,22 +80,6 @@ public final class AdminAPI: Sendable {
     }
 
     var uptime: Double { Double(Clock.monotonicNanos() - startedAt) / 1e9 }
-
-    /// Constant-time comparison of the bearer token (the status page may
-    /// pass it as ?token= so a browser can open it).
-    func authorized(_ r: AdminRequest, token: String) -> Bool {
-        var presented: String?
-        if let header = r.headers["authorization"], header.lowercased().hasPrefix("bearer ") {
-            presented = String(header.dropFirst(7).drop(while: { $0 == " " }))
-        } else if r.method == "GET" && (r.path == "/" || r.path == "/index.html") {
-            presented = r.query["token"]
-        }
-        guard let presented else { return false }
-        let a = Array(presented.utf8), b = Array(token.utf8)
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<b.count { diff |= (i < a.count ? a[i] : 0) ^ b[i] }
-        return diff == 0
-    }
 
     /// The body as a JSON object, or the 400 to answer.
     func jsonObject(_ r: AdminRequest) -> Result<JSONValue, AdminResponseBox> {
@@ -198,6 +177,22 @@ public final class AdminAPI: Sendable {
         return Self.success(["strategy": .string(selection.value.descriptor.name), "backends": .array(list)])
     }
 
+    /// The status page with the strategy and backends already in it.
+    func statusPage(_ r: AdminRequest) -> String {
+        let statuses = registry.statuses()
+        let counters = backendCounters(statuses)
+        let rows = statuses.map { s in
+            let c = counters[s.id] ?? BackendCounters()
+            return StatusPageModel.Row(address: s.address, weight: Int(s.weight), healthy: s.healthy, draining: s.draining,
+                                       active: Int(s.active), requests: Int(c.requests), failures: Int(c.failures),
+                                       latencyMillis: Double(s.latencyMicros) / 1000, lastCheck: s.lastCheck)
+        }
+        return StatusPage.render(StatusPageModel(
+            strategy: selection.value.descriptor.name,
+            available: catalog.strategies.map { ($0.name, $0.description) },
+            backends: rows, host: r.headers["host"] ?? "127.0.0.1:8090"))
+    }
+
     func drain(_ r: AdminRequest) -> AdminResponse {
         guard let raw = r.query["address"], !raw.isEmpty else {
             return Self.fail(400, "query parameter \"address\" is required: DELETE /backends?address=http%3A%2F%2Fhost%3Aport")
@@ -274,10 +269,16 @@ public final class AdminAPI: Sendable {
         guard let path = object["path"]?.stringValue, path.hasPrefix("/") else {
             return Self.fail(400, "field \"path\" must be an absolute path to a .so file")
         }
-        var st = stat()
-        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return Self.fail(400, "no such file: \(path)") }
+        let file: String
+        switch PluginFileRule.check(path) {
+        case .success(let resolved): file = resolved
+        case .failure(let refusal):
+            Log.warn(refusal.message)
+            return Self.fail(400, refusal.message)
+        }
         do throws(PluginLoadError) {
-            let (library, _) = try catalog.load(file: path, strict: true)
+            // The resolved path: a link swapped after the check changes nothing.
+            let (library, _) = try catalog.load(file: file, strict: true)
             Log.info("loaded plugin \(library.name) \(library.version) from \(path): strategies \(library.strategies.map(\.name)), probes \(library.probes.map(\.name))")
             return Self.success(Self.describe(library))
         } catch {

@@ -125,7 +125,11 @@ public enum Fulcrum {
         let registrar = Registrar(registry: registry, probe: probe, timeout: o.effectiveProbeTimeout, healthChecker: health)
         let api = AdminAPI(registry: registry, registrar: registrar, catalog: catalog, selection: selection,
                            proxy: proxy, health: health, token: o.adminToken)
-        let admin = AdminServer(address: adminAddress) { request, respond in api.handle(request, respond: respond) }
+        var limits = AdminLimits()
+        limits.headerTimeoutMillis = UInt64(o.headerTimeout * 1000)
+        limits.idleTimeoutMillis = UInt64(o.idleTimeout * 1000)
+        let gate = AdminGate(token: o.adminToken, adminHost: splitHostPort(o.admin)?.host ?? "")
+        let admin = AdminServer(address: adminAddress, gate: gate, limits: limits) { request, respond in api.handle(request, respond: respond) }
         do { try admin.start() } catch { throw StartError("\(error) (-admin)") }
         admin.every(milliseconds: 100) { registry.removeIdleDrained() }
 

@@ -36,11 +36,23 @@ public struct StateFile: Sendable {
             bytes += chunk[0..<n]
             if bytes.count > 64 * 1024 * 1024 { throw LoadError(description: "state file \(path) is larger than 64 MiB") }
         }
-        func corrupt(_ why: String) -> LoadError {
-            LoadError(description: "state file \(path) is corrupt: \(why) (fix it or move it away; nothing was loaded)")
+        let parsed: Result<[PersistentBackend], LoadError> = bytes.withUnsafeBytes { raw in
+            do throws(LoadError) { return .success(try StateFile.parse(raw)) } catch { return .failure(error) }
         }
+        switch parsed {
+        case .success(let backends): return backends
+        case .failure(let error):
+            throw LoadError(description: "state file \(path) is corrupt: \(error.description) (fix it or move it away; nothing was loaded)")
+        }
+    }
+
+    /// The backends in a state file's bytes: a pure function (no I/O, never
+    /// traps, whatever the bytes), so it can be fuzzed directly. The error
+    /// says what is wrong, without the file name.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(LoadError) -> [PersistentBackend] {
+        func corrupt(_ why: String) -> LoadError { LoadError(description: why) }
         let json: JSONValue
-        do { json = try bytes.withUnsafeBytes { raw throws(JSONError) in try JSONValue.parse(raw) } } catch { throw corrupt("\(error)") }
+        do { json = try JSONValue.parse(bytes) } catch { throw corrupt("\(error)") }
         guard json.objectMembers != nil else { throw corrupt("not a JSON object") }
         guard json["version"]?.intValue == 1 else { throw corrupt("unknown version (expected \"version\": 1)") }
         guard let list = json["backends"]?.arrayValue else { throw corrupt("no \"backends\" array") }

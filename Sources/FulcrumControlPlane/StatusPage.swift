@@ -1,8 +1,11 @@
-/// `GET /`: one self-contained page (no external assets) that polls the JSON
-/// API every two seconds: the strategy (switchable), every backend with its
-/// health, weight, in-flight requests and request rate (drainable).
+/// `GET /`: one self-contained page (no external assets). The server fills
+/// in the strategy and every backend (see StatusPageRender), so curl, text
+/// browsers and screen readers see the table without JavaScript; the script
+/// only refreshes it every two seconds and adds the controls' actions
+/// (switch strategy, drain) and request rates.
 enum StatusPage {
-    static let html = #"""
+    /// The page, with {{options}}, {{healthy}}, {{inflight}} and {{rows}} to fill in.
+    static let template = #"""
     <!doctype html>
     <html lang="en">
     <head>
@@ -45,16 +48,16 @@ enum StatusPage {
     </header>
     <main>
       <div class="cards">
-        <div class="card"><div class="label">Strategy</div><div class="value"><select id="strategy" aria-label="strategy"></select></div></div>
-        <div class="card"><div class="label">Backends in rotation</div><div class="value" id="healthy">–</div></div>
-        <div class="card"><div class="label">In flight</div><div class="value" id="inflight">–</div></div>
+        <div class="card"><div class="label">Strategy</div><div class="value"><select id="strategy" aria-label="strategy">{{options}}</select></div></div>
+        <div class="card"><div class="label">Backends in rotation</div><div class="value" id="healthy">{{healthy}}</div></div>
+        <div class="card"><div class="label">In flight</div><div class="value" id="inflight">{{inflight}}</div></div>
         <div class="card"><div class="label">Requests / s</div><div class="value" id="rate">–</div></div>
       </div>
       <div id="error" role="status"></div>
       <table>
         <thead><tr><th>Backend</th><th>Health</th><th class="num">Weight</th><th class="num">In flight</th>
           <th class="num">Requests</th><th class="num">Req/s</th><th>Share</th><th class="num">Failures</th><th class="num">Latency</th><th>Last check</th><th></th></tr></thead>
-        <tbody id="rows"><tr><td colspan="11" class="muted">loading…</td></tr></tbody>
+        <tbody id="rows">{{rows}}</tbody>
       </table>
       <footer>Refreshes every 2 s from <code>GET /backends</code>. Metrics: <a href="metrics">/metrics</a>.</footer>
     </main>
@@ -95,7 +98,10 @@ enum StatusPage {
       catch (err) { $("error").textContent = "Could not drain: " + err.message; }
       refresh();
     }
-    window.drain = drain;
+    $("rows").addEventListener("click", (e) => {
+      const address = e.target.getAttribute && e.target.getAttribute("data-drain");
+      if (address) drain(address);
+    });
 
     async function refresh() {
       try {
@@ -123,7 +129,7 @@ enum StatusPage {
                 <td class="num">${b.requests}</td><td class="num">${previous ? rates[i].toFixed(1) : "–"}</td>
                 <td><div class="bar"><div style="width:${(share * 100).toFixed(1)}%"></div></div></td>
                 <td class="num">${b.failures}</td><td class="num">${b.latency_ms.toFixed(1)} ms</td><td class="muted">${esc(b.last_check || "")}</td>
-                <td>${b.draining ? "" : `<button onclick="drain('${esc(b.address)}')">Drain</button>`}</td></tr>`;
+                <td>${b.draining ? "" : `<button data-drain="${esc(b.address)}">Drain</button>`}</td></tr>`;
             }).join("");
         previous = d.backends; previousAt = now;
         $("error").textContent = "";

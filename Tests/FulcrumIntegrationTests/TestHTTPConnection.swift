@@ -17,6 +17,8 @@ struct TestResponse {
 /// framing is what is tested). Every read has a timeout.
 final class TestHTTPConnection {
     let fd: Int32
+    /// The port connected to: the default Host is 127.0.0.1:port, as curl sends.
+    let port: UInt16
     /// Received bytes not yet consumed: buffer[start...].
     private var buffer: [UInt8] = []
     private var start = 0
@@ -25,6 +27,7 @@ final class TestHTTPConnection {
     var bufferedCount: Int { buffer.count - start }
 
     init(port: UInt16, timeout: Double = 15) throws {
+        self.port = port
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -145,7 +148,7 @@ final class TestHTTPConnection {
     func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
                  chunked: Bool = false, version: String = "HTTP/1.1", closing: Bool = false) throws -> TestResponse {
         var head = "\(method) \(path) \(version)\r\n"
-        if !headers.contains(where: { $0.0.lowercased() == "host" }) && version == "HTTP/1.1" { head += "Host: test.local\r\n" }
+        if !headers.contains(where: { $0.0.lowercased() == "host" }) && version == "HTTP/1.1" { head += "Host: 127.0.0.1:\(port)\r\n" }
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
         if closing { head += "Connection: close\r\n" }
         if let body {
