@@ -1,25 +1,9 @@
 import FulcrumEventLoop
+import FulcrumHTTP
 
 /// Responses the proxy writes itself. JSON bodies in the JSend shape the
 /// admin API uses; 503 is exactly CONTRACT §4's.
 enum CannedResponse {
-    static func reasonPhrase(_ status: Int) -> StaticString {
-        switch status {
-        case 400: return "Bad Request"
-        case 408: return "Request Timeout"
-        case 413: return "Content Too Large"
-        case 414: return "URI Too Long"
-        case 417: return "Expectation Failed"
-        case 431: return "Request Header Fields Too Large"
-        case 501: return "Not Implemented"
-        case 502: return "Bad Gateway"
-        case 503: return "Service Unavailable"
-        case 504: return "Gateway Timeout"
-        case 505: return "HTTP Version Not Supported"
-        default: return "Error"
-        }
-    }
-
     static func message(_ status: Int) -> StaticString {
         switch status {
         case 400: return "bad request"
@@ -45,7 +29,7 @@ enum CannedResponse {
         out.append("HTTP/1.1 ")
         out.appendDecimal(status)
         out.append(" ")
-        out.append(reasonPhrase(status))
+        out.append(StatusReason.phrase(status))
         out.append("\r\nContent-Type: application/json\r\nContent-Length: ")
         out.appendDecimal(bodyLength)
         out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
