@@ -41,7 +41,7 @@ final class ClientConnection: EventHandler {
     var inBuf: ByteBuffer?
     /// Bytes for the client that are not forwarded body bytes: response heads, 1xx, canned responses, de-chunked data.
     var outBuf: ByteBuffer?
-    var scanner = HeadScanner()
+    var headReader = RequestHeadReader()
     /// Set while `processBufferedRequests` runs, so an exchange that ends
     /// synchronously inside it does not recurse into it.
     var processingBuffered = false
@@ -174,25 +174,19 @@ final class ClientConnection: EventHandler {
                 phase = .readingHead
                 worker.headerQueue.arm(self, now: worker.loop.now)
             }
-            if scanner.scanned == 0 {
-                let skip = HeadScanner.leadingEmptyLines(inBuf!.readable)
-                if skip > 0 { inBuf!.consume(skip); continue }
-            }
-            guard let headLength = scanner.scan(inBuf!.readable) else {
-                if inBuf!.readableCount >= HTTPLimits.maxHead {
-                    respondAndClose(scanner.lines == 0 ? 414 : 431)
-                } else if scanner.firstLineLength > HTTPLimits.maxRequestLine {
-                    respondAndClose(414)
-                } else if scanner.lines > HTTPLimits.maxFields + 1 {
-                    respondAndClose(431)
-                } else if inBuf!.writableCount == 0 {
-                    inBuf!.compact()
-                }
+            switch headReader.next(inBuf!.readable) {
+            case .skip(let n):
+                inBuf!.consume(n)
+            case .needMore:
+                if inBuf!.writableCount == 0 { inBuf!.compact() }
                 updateInterest()
                 return
+            case .refuse(let status):
+                respondAndClose(status)
+                return
+            case .head(let length):
+                startExchange(headLength: length)
             }
-            if headLength > HTTPLimits.maxHead { respondAndClose(431); return }
-            startExchange(headLength: headLength)
         }
         if phase == .readingHead || phase == .idle { updateInterest() }
     }
@@ -208,7 +202,6 @@ final class ClientConnection: EventHandler {
             return
         }
         DeadlineQueue.disarm(self)
-        scanner.reset()
         worker.metrics.add(.requests)
         var facts = RequestFacts(parsed, draining: worker.draining)
         if worker.accessLog != nil {
