@@ -116,7 +116,7 @@ extension ClientConnection {
 
     /// Writes what the backend is owed: the rest of the head, then body bytes.
     func pumpRequest() {
-        guard let up = upstream, up.state == .active, let fwd = fwdBuf else { return }
+        guard isOpen, let up = upstream, up.state == .active, let fwd = fwdBuf else { return }
         send: while true {
             let headRemaining = fwd.readableCount - fwdWritten
             let body = requestBodyPending

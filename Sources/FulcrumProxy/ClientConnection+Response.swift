@@ -174,6 +174,7 @@ extension ClientConnection {
 
     /// Writes pending bytes to the client; ends the exchange when the response is through.
     func pumpResponse() {
+        guard isOpen else { return }  // an abort earlier in this event closed the connection
         while true {
             switch writeToClient(upstream) {
             case .failed:

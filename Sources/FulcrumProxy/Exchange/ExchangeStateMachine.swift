@@ -103,7 +103,9 @@ struct ExchangeStateMachine {
         case .connecting: return .connect
         case .sending: return .bodyInactivity
         case .awaitingHead: return .responseHead
-        case .streaming(let s): return s.bodyComplete && requestSent ? .none : .bodyInactivity
+        // Until the last byte is written to the client: a client that stops
+        // reading a response already received in full is cut too.
+        case .streaming: return .bodyInactivity
         case .responding, .tunnel, .done: return .none
         }
     }
