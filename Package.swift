@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK", "FulcrumTestSupport"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),
         .testTarget(name: "FulcrumEtcdTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumEtcdTests", swiftSettings: strict),
         .testTarget(name: "FulcrumSDKTests", dependencies: ["FulcrumSDK"], path: "Tests/FulcrumSDKTests", swiftSettings: strict),
-        .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumTestSupport"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
     ] + plugins.map {
         .target(name: $0.product, dependencies: ["FulcrumSDK"], path: "Plugins/\($0.folder)",
                 swiftSettings: strict, linkerSettings: pluginLinkerSettings)
