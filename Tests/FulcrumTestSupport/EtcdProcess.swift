@@ -24,12 +24,13 @@ public final class EtcdProcess: @unchecked Sendable {
         return nil
     }
 
-    public static func start() throws -> EtcdProcess {
+    /// Starts etcd on `clientPort` (default: a free one).
+    public static func start(clientPort: UInt16? = nil) throws -> EtcdProcess {
         guard let binary = findBinary() else {
             throw XCTSkip("etcd is not installed (apt-get install etcd-server, or set FULCRUM_ETCD): etcd tests skipped")
         }
         let etcd = EtcdProcess(binary: binary, dataDirectory: try temporaryDirectory("etcd"),
-                               clientPort: try freePort(), peerPort: try freePort())
+                               clientPort: try clientPort ?? freePort(), peerPort: try freePort())
         try etcd.launch()
         return etcd
     }
