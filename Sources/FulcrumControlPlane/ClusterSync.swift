@@ -121,7 +121,7 @@ final class ClusterSync: @unchecked Sendable {
                 try follow()
             } catch {
                 if error.kind == .compacted {
-                    Log.warn("registry \(client.url): revision \(state.withLock { $0.revision } + 1) was compacted; listing again")
+                    Log.warn("registry \(client.url): revision \(state.withLock { $0.revision } + 1) was compacted (\(error.message)); listing again")
                     needList = true
                     continue
                 }
@@ -166,8 +166,12 @@ final class ClusterSync: @unchecked Sendable {
     /// still undelivered at the next check, restarts the watch from the
     /// last applied revision. Returns the revision to re-check next time.
     private func checkFresh(_ suspect: Int64) throws(EtcdError) -> Int64 {
-        let newest = try client.newestModification(prefix: keys.root, timeout: 2).modRevision
+        let (newest, current) = try client.newestModification(prefix: keys.root, timeout: 2)
         let applied = state.withLock { $0.revision }
+        if current < applied {
+            // A restored or replaced etcd: the watch would wait for revisions that never come.
+            throw EtcdError(.compacted, "etcd's revision went back from \(applied) to \(current) (restored or replaced)")
+        }
         if suspect > applied {
             throw EtcdError(.unavailable, "watch did not deliver revision \(suspect) (applied \(applied)); restarting it")
         }
