@@ -54,7 +54,9 @@ let package = Package(
         .target(name: "FulcrumRegistry", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumSDK"], path: "Sources/FulcrumRegistry", swiftSettings: strict),
         .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: strict),
         .target(name: "FulcrumProxy", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumRegistry"], path: "Sources/FulcrumProxy", swiftSettings: dataPlane),
-        .target(name: "FulcrumControlPlane", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumProxy", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumControlPlane", swiftSettings: strict),
+        // A small etcd v3 client (JSON gateway over the project's HTTP/1.1 codec), for -registry.
+        .target(name: "FulcrumEtcd", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumSDK"], path: "Sources/FulcrumEtcd", swiftSettings: strict),
+        .target(name: "FulcrumControlPlane", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEtcd", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumProxy", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumControlPlane", swiftSettings: strict),
         .target(name: "FulcrumDemoBackend", dependencies: ["CFulcrumShim", "FulcrumCore"], path: "Sources/FulcrumDemoBackend", swiftSettings: strict),
         .executableTarget(name: "fulcrum", dependencies: ["FulcrumControlPlane", "FulcrumDemoBackend"], path: "Sources/fulcrum", swiftSettings: strict),
         .executableTarget(name: "fulcrum-backend", dependencies: ["FulcrumDemoBackend"], path: "Sources/fulcrum-backend", swiftSettings: strict),
@@ -67,8 +69,9 @@ let package = Package(
         .testTarget(name: "FulcrumProxyTests", dependencies: ["FulcrumProxy", "FulcrumHTTP"], path: "Tests/FulcrumProxyTests", swiftSettings: strict),
         .target(name: "FulcrumTestSupport", path: "Tests/FulcrumTestSupport", swiftSettings: strict),
         .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK", "FulcrumTestSupport"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumEtcdTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumEtcdTests", swiftSettings: strict),
         .testTarget(name: "FulcrumSDKTests", dependencies: ["FulcrumSDK"], path: "Tests/FulcrumSDKTests", swiftSettings: strict),
-        .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumTestSupport"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
     ] + plugins.map {
         .target(name: $0.product, dependencies: ["FulcrumSDK"], path: "Plugins/\($0.folder)",
                 swiftSettings: strict, linkerSettings: pluginLinkerSettings)

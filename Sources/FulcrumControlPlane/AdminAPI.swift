@@ -16,9 +16,15 @@ public final class AdminAPI: Sendable {
     let token: String?
     let background = ProbeWorkers(maxThreads: 32)
     let startedAt = Clock.monotonicNanos()
+    let startedAtWall = Clock.timestamp()
+    /// The etcd-shared registry (-registry), once started; see `SharedBox`.
+    let sharedBox: SharedBox
+    /// The etcd-shared registry, else nil: the in-process one.
+    var shared: SharedRegistry? { sharedBox.value }
 
     init(registry: Registry, registrar: Registrar, catalog: PluginCatalog, selection: Published<StrategySelection>,
-         proxy: Proxy, health: HealthChecker, token: String?) {
+         proxy: Proxy, health: HealthChecker, token: String?, sharedBox: SharedBox = SharedBox()) {
+        self.sharedBox = sharedBox
         self.registry = registry
         self.registrar = registrar
         self.catalog = catalog
@@ -56,10 +62,26 @@ public final class AdminAPI: Sendable {
             if only("POST") { register(r, respond: respond) }
         case "/backends":
             guard only("GET", "DELETE") else { return }
+            if r.method == "DELETE", let shared, case .success(let address) = drainTarget(r) {
+                sharedDrain(shared, address, respond: respond)
+                return
+            }
             respond(r.method == "GET" ? listBackends() : drain(r))
         case "/strategy":
             guard only("GET", "PUT") else { return }
-            respond(r.method == "GET" ? currentStrategy() : switchStrategy(r))
+            if r.method == "GET" { respond(currentStrategy()); return }
+            switch validatedStrategy(r) {
+            case .failure(let box): respond(box.response)
+            case .success(let choice):
+                if let shared {
+                    if let reason = shared.unavailableReason { respond(Self.unavailable(reason)); return }
+                    sharedSwitch(shared, SharedStrategy(name: choice.descriptor.name, config: choice.config), respond: respond)
+                } else {
+                    respond(switchStrategy(choice))
+                }
+            }
+        case "/cluster":
+            if only("GET") { respond(clusterInfo()) }
         case "/plugins":
             guard only("GET", "POST") else { return }
             respond(r.method == "GET" ? listPlugins() : loadPlugin(r))
@@ -126,6 +148,7 @@ public final class AdminAPI: Sendable {
             }
             weight = UInt32(n)
         }
+        if let shared { sharedRegister(shared, address, weight: weight, respond: respond); return }
         // Probing blocks for up to the probe timeout: not on the admin loop.
         let registrar = self.registrar
         let weightToRegister = weight
@@ -193,11 +216,21 @@ public final class AdminAPI: Sendable {
             backends: rows, host: r.headers["host"] ?? "127.0.0.1:8090"))
     }
 
-    func drain(_ r: AdminRequest) -> AdminResponse {
+    /// The address a DELETE /backends names, or the 400 to answer.
+    func drainTarget(_ r: AdminRequest) -> Result<FulcrumAddress, AdminResponseBox> {
         guard let raw = r.query["address"], !raw.isEmpty else {
-            return Self.fail(400, "query parameter \"address\" is required: DELETE /backends?address=http%3A%2F%2Fhost%3Aport")
+            return .failure(AdminResponseBox(Self.fail(400, "query parameter \"address\" is required: DELETE /backends?address=http%3A%2F%2Fhost%3Aport")))
         }
-        guard case .success(let address) = FulcrumAddress.parse(raw) else { return Self.fail(400, "invalid address \"\(raw)\"") }
+        guard case .success(let address) = FulcrumAddress.parse(raw) else { return .failure(AdminResponseBox(Self.fail(400, "invalid address \"\(raw)\""))) }
+        return .success(address)
+    }
+
+    func drain(_ r: AdminRequest) -> AdminResponse {
+        let address: FulcrumAddress
+        switch drainTarget(r) {
+        case .success(let a): address = a
+        case .failure(let box): return box.response
+        }
         guard let b = registry.drain(address: address.description) else { return Self.fail(404, "no backend \(address.description)") }
         Log.info("draining \(b.address): no new requests; removed when its \(registry.table.active(b.id)) in-flight request(s) finish")
         registry.removeIdleDrained()
@@ -215,29 +248,36 @@ public final class AdminAPI: Sendable {
         return Self.success(["strategy": .string(current.descriptor.name), "available": .array(available)])
     }
 
-    func switchStrategy(_ r: AdminRequest) -> AdminResponse {
+    /// A PUT /strategy body checked: the strategy exists and accepts its configuration.
+    func validatedStrategy(_ r: AdminRequest) -> Result<StrategySelection, AdminResponseBox> {
+        func refuse(_ response: AdminResponse) -> Result<StrategySelection, AdminResponseBox> { .failure(AdminResponseBox(response)) }
         let object: JSONValue
         switch jsonObject(r) {
         case .success(let o): object = o
-        case .failure(let box): return box.response
+        case .failure(let box): return .failure(box)
         }
-        if let problem = unknownField(object, allowed: ["name", "config"]) { return problem }
-        guard let name = object["name"]?.stringValue, !name.isEmpty else { return Self.fail(400, "field \"name\" (a strategy name) is required") }
+        if let problem = unknownField(object, allowed: ["name", "config"]) { return refuse(problem) }
+        guard let name = object["name"]?.stringValue, !name.isEmpty else { return refuse(Self.fail(400, "field \"name\" (a strategy name) is required")) }
         var config = "{}"
         if let c = object["config"] {
-            guard c.objectMembers != nil else { return Self.fail(400, "field \"config\" must be a JSON object") }
+            guard c.objectMembers != nil else { return refuse(Self.fail(400, "field \"config\" must be a JSON object")) }
             config = c.serialized
         }
         guard let descriptor = catalog.strategy(named: name) else {
             let known = catalog.strategies.map(\.name).joined(separator: ", ")
-            return Self.fail(404, "no strategy \"\(name)\" (available: \(known))")
+            return refuse(Self.fail(404, "no strategy \"\(name)\" (available: \(known))"))
         }
         // Proves the configuration before any worker switches.
         guard descriptor.makeInstance(config: config) != nil else {
-            return Self.fail(400, "strategy \(descriptor.name) refused its configuration \(config)")
+            return refuse(Self.fail(400, "strategy \(descriptor.name) refused its configuration \(config)"))
         }
+        return .success(StrategySelection(descriptor: descriptor, config: config))
+    }
+
+    func switchStrategy(_ choice: StrategySelection) -> AdminResponse {
+        let descriptor = choice.descriptor
         let previous = selection.value.descriptor.name
-        selection.publish(StrategySelection(descriptor: descriptor, config: config))
+        selection.publish(choice)
         Log.info("strategy switched from \(previous) to \(descriptor.name)")
         return Self.success(["strategy": .string(descriptor.name)])
     }

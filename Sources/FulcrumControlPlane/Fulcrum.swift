@@ -2,6 +2,7 @@ import CFulcrumPlugin
 import CFulcrumShim
 import FulcrumCore
 import FulcrumDemoBackend
+import FulcrumEtcd
 import FulcrumPluginHost
 import FulcrumProxy
 import FulcrumRegistry
@@ -123,15 +124,22 @@ public enum Fulcrum {
 
         let health = HealthChecker(registry: registry, probe: probe, period: o.period, timeout: o.effectiveProbeTimeout)
         let registrar = Registrar(registry: registry, probe: probe, timeout: o.effectiveProbeTimeout, healthChecker: health)
+        // -registry: the address the admin API gets is known only once bound; the
+        // shared registry is made after it, so the API reaches it through a box.
+        let sharedBox = SharedBox()
         let api = AdminAPI(registry: registry, registrar: registrar, catalog: catalog, selection: selection,
-                           proxy: proxy, health: health, token: o.adminToken)
+                           proxy: proxy, health: health, token: o.adminToken, sharedBox: sharedBox)
         var limits = AdminLimits()
         limits.headerTimeoutMillis = UInt64(o.headerTimeout * 1000)
         limits.idleTimeoutMillis = UInt64(o.idleTimeout * 1000)
         let gate = AdminGate(token: o.adminToken, adminHost: splitHostPort(o.admin)?.host ?? "")
         let admin = AdminServer(address: adminAddress, gate: gate, limits: limits) { request, respond in api.handle(request, respond: respond) }
         do { try admin.start() } catch { throw StartError("\(error) (-admin)") }
-        admin.every(milliseconds: 100) { registry.removeIdleDrained() }
+        sharedBox.adminAddress = admin.address.description
+        admin.every(milliseconds: 100) {
+            let removed = registry.removeIdleDrained()
+            if !removed.isEmpty { sharedBox.value?.locallyRemoved(removed) }
+        }
 
         // Demo backends.
         var demoBackends: [DemoBackend] = []
@@ -154,6 +162,16 @@ public enum Fulcrum {
         for b in o.backends { initial.removeAll { $0.0 == b.address }; initial.append((b.address, b.weight, false)) }
         for d in demoBackends { initial.append((FulcrumAddress(host: "127.0.0.1", port: d.address.port), 1, false)) }
         registerAll(initial, registrar: registrar)
+        if let text = o.registry, case .success(let url) = EtcdURL.parse(text) {
+            let me = InstanceInfo(id: ClusterStart.instanceID(), proxy: proxy.boundAddress.description,
+                                  admin: admin.address.description, since: Clock.timestamp())
+            let seeds = initial.map { SharedBackend(address: $0.0.description, weight: $0.1, draining: false) }
+            let strategySeed = SharedStrategy(name: strategy.name, config: o.algoConfig)
+            let shared = SharedRegistry(url: url, applier: ClusterApplier(registry: registry, selection: selection, catalog: catalog),
+                                        instance: me) { ClusterStart.seed($0, backends: seeds, strategy: strategySeed) }
+            sharedBox.value = shared
+            shared.start()
+        }
         if let stateFile {
             registry.onPersistentChange { stateFile.save($0) }
             stateFile.save(registry.persistentEntries)
@@ -170,6 +188,7 @@ public enum Fulcrum {
         let signal = fulcrum_wait_termination_signal()
         Log.info("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): no new connections; waiting up to \(Int(o.drainTimeout)) s for in-flight requests")
         health.stop()
+        sharedBox.value?.stop()
         proxy.beginShutdown()
         if proxy.waitForDrain(seconds: o.drainTimeout) {
             Log.info("drained; bye")

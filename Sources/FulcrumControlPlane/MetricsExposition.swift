@@ -86,6 +86,15 @@ enum MetricsExposition {
         sample("fulcrum_health_transitions_total", [("to", "down")], api.registry.wentDown.load(ordering: .relaxed))
         family("fulcrum_strategy_info", "gauge", "The balancing strategy in use.")
         sample("fulcrum_strategy_info", [("strategy", api.selection.value.descriptor.name)], 1)
+        family("fulcrum_registry_connected", "gauge", "1 while the shared registry (etcd) is connected and watched; always 1 for the local registry.")
+        let cluster = api.shared?.sync.snapshot
+        var connected: UInt64 = 1
+        if let cluster { if case .watching = cluster.link {} else { connected = 0 } }
+        sample("fulcrum_registry_connected", [], connected)
+        family("fulcrum_registry_revision", "gauge", "The etcd revision this instance has applied (0 for the local registry).")
+        sample("fulcrum_registry_revision", [], UInt64(max(0, cluster?.revision ?? 0)))
+        family("fulcrum_registry_events_total", "counter", "Changes applied from the etcd watch.")
+        sample("fulcrum_registry_events_total", [], cluster?.events ?? 0)
         family("fulcrum_build_info", "gauge", "Fulcrum's version and plugin ABI.")
         sample("fulcrum_build_info", [("version", FulcrumVersion.string), ("abi", "1")], 1)
         return out

@@ -1,4 +1,5 @@
 import FulcrumCore
+import FulcrumEtcd
 import FulcrumSDK
 
 /// Everything the command line can say (CONTRACT §2).
@@ -23,6 +24,8 @@ public struct Options: Sendable {
     public var pluginDirectories: [String] = []
     public var workers = availableCPUCount()
     public var stateFile: String?
+    /// -registry etcd://…: share the registry through etcd (CONTRACT §7).
+    public var registry: String?
     public var adminToken: String?
     public var accessLog: String?
     public var demo = false
@@ -77,6 +80,9 @@ public enum OptionParser {
       -admin HOST:PORT         admin API listener                  (default 127.0.0.1:8090)
       -admin-token TOKEN       require "Authorization: Bearer TOKEN" on the admin API
       -state FILE              keep registrations in FILE across restarts
+      -registry etcd://HOST:PORT[,HOST:PORT…][/PREFIX]
+                               share registrations and strategy with every instance
+                               using the same etcd PREFIX (default /fulcrum); docs/cluster.md
       -drain-timeout SECONDS   on SIGTERM, wait this long for in-flight requests (default 30)
       -log-level LEVEL         debug, info, warn or error                      (default info)
       -demo                    also start three local demo backends and register them
@@ -87,7 +93,7 @@ public enum OptionParser {
     static let valueFlags: Set<String> = [
         "port", "listen", "admin", "algo", "algo-config", "t", "probe", "health-path", "rise", "fall", "probe-timeout",
         "header-timeout", "connect-timeout", "timeout", "body-timeout", "idle-timeout", "drain-timeout", "backend", "plugins", "workers",
-        "state", "admin-token", "access-log", "log-level",
+        "state", "registry", "admin-token", "access-log", "log-level",
     ]
 
     public static func parse(_ arguments: [String]) throws(UsageError) -> Options {
@@ -172,6 +178,9 @@ public enum OptionParser {
             case "plugins": o.pluginDirectories.append(value)
             case "workers": o.workers = try count(value, name, max: 256)
             case "state": o.stateFile = value
+            case "registry":
+                if case .failure(let e) = EtcdURL.parse(value) { throw UsageError(e.message) }
+                o.registry = value
             case "admin-token":
                 guard !value.isEmpty else { throw UsageError("-admin-token must not be empty") }
                 o.adminToken = value
@@ -184,6 +193,9 @@ public enum OptionParser {
             }
         }
         if let l = sawListen { o.listen = l } else if let p = sawPort { o.listen = p }
+        if o.registry != nil && o.stateFile != nil {
+            throw UsageError("-state and -registry cannot be combined: with -registry, etcd keeps the registrations")
+        }
         if let token = o.adminToken, token.count < 1 { throw UsageError("-admin-token must not be empty") }
         return o
     }

@@ -1,0 +1,114 @@
+import FulcrumSDK
+
+/// The shared registry's layout in etcd (docs/cluster.md). Under PREFIX:
+///
+///     PREFIX/backends/<address>  {"address","weight","draining"}   one per backend
+///     PREFIX/strategy            {"name","config"}                 the strategy selection
+///     PREFIX/instances/<id>      {"id","proxy","admin","since"}    leased, one per running instance
+///
+/// Values are JSON so that `etcdctl get --prefix /fulcrum` is readable and
+/// an operator can write them by hand.
+struct ClusterKeys: Sendable {
+    let prefix: String
+
+    /// Everything this cluster owns: watched and listed as one range.
+    var root: String { prefix + "/" }
+    var backendsPrefix: String { prefix + "/backends/" }
+    var instancesPrefix: String { prefix + "/instances/" }
+    var strategy: String { prefix + "/strategy" }
+
+    func backend(_ address: String) -> String { backendsPrefix + address }
+    func instance(_ id: String) -> String { instancesPrefix + id }
+
+    enum Entry: Sendable {
+        case backend(address: String)
+        case strategy
+        case instance(id: String)
+        case other
+    }
+
+    func classify(_ key: String) -> Entry {
+        if key.hasPrefix(backendsPrefix) { return .backend(address: String(key.dropFirst(backendsPrefix.count))) }
+        if key.hasPrefix(instancesPrefix) { return .instance(id: String(key.dropFirst(instancesPrefix.count))) }
+        if key == strategy { return .strategy }
+        return .other
+    }
+}
+
+/// One backend's shared record.
+struct SharedBackend: Sendable, Equatable {
+    let address: String
+    let weight: UInt32
+    let draining: Bool
+
+    var json: String {
+        JSONValue.object([("address", .string(address)), ("weight", .integer(Int(weight))), ("draining", .bool(draining))]).serialized
+    }
+
+    /// Nil for a value that is not a valid record (logged and ignored by the caller).
+    init?(json text: String, key address: String) {
+        guard let v = try? JSONValue.parse(text), let a = v["address"]?.stringValue, a == address,
+              let w = v["weight"]?.intValue, w >= 1, w <= 1000 else { return nil }
+        self.address = a
+        weight = UInt32(w)
+        draining = v["draining"]?.boolValue ?? false
+    }
+
+    init(address: String, weight: UInt32, draining: Bool) {
+        self.address = address
+        self.weight = weight
+        self.draining = draining
+    }
+}
+
+/// The shared strategy selection.
+struct SharedStrategy: Sendable, Equatable {
+    let name: String
+    /// A JSON object, serialised.
+    let config: String
+
+    var json: String {
+        let c = (try? JSONValue.parse(config)) ?? .object([])
+        return JSONValue.object([("name", .string(name)), ("config", c)]).serialized
+    }
+
+    init?(json text: String) {
+        guard let v = try? JSONValue.parse(text), let n = v["name"]?.stringValue, !n.isEmpty else { return nil }
+        name = n
+        let c = v["config"] ?? .object([])
+        guard c.objectMembers != nil else { return nil }
+        config = c.serialized
+    }
+
+    init(name: String, config: String) {
+        self.name = name
+        self.config = config
+    }
+}
+
+/// A running instance, as GET /cluster lists it.
+struct InstanceInfo: Sendable, Equatable {
+    let id: String
+    let proxy: String
+    let admin: String
+    let since: String
+
+    var json: JSONValue {
+        .object([("id", .string(id)), ("proxy", .string(proxy)), ("admin", .string(admin)), ("since", .string(since))])
+    }
+
+    init(id: String, proxy: String, admin: String, since: String) {
+        self.id = id
+        self.proxy = proxy
+        self.admin = admin
+        self.since = since
+    }
+
+    init?(json text: String) {
+        guard let v = try? JSONValue.parse(text), let id = v["id"]?.stringValue else { return nil }
+        self.id = id
+        proxy = v["proxy"]?.stringValue ?? ""
+        admin = v["admin"]?.stringValue ?? ""
+        since = v["since"]?.stringValue ?? ""
+    }
+}
