@@ -72,6 +72,7 @@ control_plane_modules() {
   module FulcrumRegistry "$S/FulcrumRegistry"
   module FulcrumPluginHost "$S/FulcrumPluginHost"
   module FulcrumProxy "$S/FulcrumProxy"
+  module FulcrumDemoBackend "$S/FulcrumDemoBackend"   # Fulcrum.swift imports it
   module FulcrumControlPlane "$S/FulcrumControlPlane" -enable-testing
 }
 

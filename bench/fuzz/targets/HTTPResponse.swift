@@ -8,6 +8,7 @@
 // three digits of the status line, and framing that follows RFC 9112 §6.3.
 
 let reused = ParsedHead()
+let lastRequest = Array("GET /x HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzResponse(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -28,8 +29,9 @@ public func fuzzResponse(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard let length = wholeLength else { return 0 }
     let head = UnsafeRawBufferPointer(rebasing: input[0..<length])
 
-    // Alternate with a request parse into the same object, as a worker does.
+    // A worker's head object last held a request (and, in turn, this input).
     _ = HeadParser.parseRequest(head, into: reused)
+    lastRequest.withUnsafeBytes { _ = HeadParser.parseRequest($0, into: reused) }
     let fresh = ParsedHead()
     let e1 = HeadParser.parseResponse(head, into: reused)
     let e2 = HeadParser.parseResponse(head, into: fresh)
