@@ -140,9 +140,14 @@ mkdir -p "$work" "$crashes" "$seeds"
 logfile="$B/logs/$target.log"
 mkdir -p "$(dirname "$logfile")"
 log "running $target for ${seconds}s (corpus $work, seeds $seeds, log $logfile)"
+# Scratch files (the state-file target writes a state file per input): tmpfs when there is one.
+FUZZ_TMPDIR="$(mktemp -d -p "$( [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")" fulcrum-fuzz.XXXXXX)"
+export FUZZ_TMPDIR
+trap 'rm -rf "$FUZZ_TMPDIR"' EXIT
 set +e
 # New inputs go into the first corpus directory only: the seeds stay untouched.
-"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+# timeout: a bound even if libFuzzer overshoots -max_total_time (a slow input).
+timeout -k 10 $((seconds + 120)) "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
   -artifact_prefix="$crashes/" "$@" "$work" "$seeds" >"$logfile" 2>&1
 rc=$?
 set -e

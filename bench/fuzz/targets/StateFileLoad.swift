@@ -8,7 +8,7 @@ import Glibc
 import FulcrumRegistry
 
 let directory: String = {
-    let base = getenv("FUZZ_TMPDIR").map { String(cString: $0) } ?? "/dev/shm"
+    let base = getenv("FUZZ_TMPDIR").map { String(cString: $0) } ?? "/tmp"
     return "\(base)/fulcrum-fuzz-state-\(getpid())"
 }()
 nonisolated(unsafe) var made = false
