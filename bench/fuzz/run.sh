@@ -85,9 +85,13 @@ link() {
   flags=("$@")
   mkdir -p "$B/bin"
   local out="$B/bin/$name"
-  if newer "$out" "${srcs[@]}" "${objs[@]}" "$0"; then
+  local cmd="${SWIFTFLAGS[*]} ${flags[*]} ${srcs[*]} ${objs[*]}"
+  # Rebuild when a source changed, or the way of building did (admin-target's two ways).
+  if newer "$out" "${srcs[@]}" "${objs[@]}" "$0" || [ "$(cat "$out.cmd" 2>/dev/null)" != "$cmd" ]; then
     log "building $name"
+    rm -f "$out.cmd"
     "$SWIFTC" "${SWIFTFLAGS[@]}" "${flags[@]}" -module-name "Fuzz_${name//-/_}" "${srcs[@]}" "${objs[@]}" -o "$out" 2> >(grep -v "Cannot export local symbol" >&2)
+    echo "$cmd" >"$out.cmd"
   fi
   echo "$out"
 }
@@ -100,10 +104,11 @@ build() {
     chunked)       link "$1" -- "$T/Support.swift" "$T/Chunked.swift" "${http[@]}" ;;
     json)          link "$1" -- "$T/Support.swift" "$T/JSONRoundTrip.swift" "$root/SDK/FulcrumSDK/JSON.swift" ;;
     admin-target)
-      # Light way once the admin engineer's pure file exists; otherwise (today)
-      # splitTarget is internal to AdminServer.swift: build the whole module.
-      if [ -e "$S/FulcrumControlPlane/AdminTarget.swift" ] && [ -z "${FUZZ_ADMIN_USE_MODULE:-}" ]; then
-        link "$1" -- "$T/Support.swift" "$T/AdminTarget.swift" "$S/FulcrumControlPlane/AdminTarget.swift"
+      # The pure AdminTarget.swift (admin branch) when it is here; otherwise
+      # (today) splitTarget is internal to AdminServer.swift: the whole module.
+      local at="${FUZZ_ADMIN_TARGET_FILE:-$S/FulcrumControlPlane/AdminTarget.swift}"
+      if [ -e "$at" ] && grep -q "static func split" "$at" && [ -z "${FUZZ_ADMIN_USE_MODULE:-}" ]; then
+        link "$1" -- "$T/Support.swift" "$T/AdminTarget.swift" "$at" -- -DFUZZ_ADMIN_TARGET_STRUCT
       else
         control_plane_modules >&2
         link "$1" "${BUILT_OBJECTS[@]}" -- "$T/Support.swift" "$T/AdminTarget.swift" -- -DFUZZ_CONTROL_PLANE_MODULE
@@ -112,7 +117,10 @@ build() {
       shim >&2
       BUILT_OBJECTS=("$B/mods/shim.o")
       { module FulcrumCore "$S/FulcrumCore"; module FulcrumSDK "$root/SDK/FulcrumSDK"; module FulcrumRegistry "$S/FulcrumRegistry"; } >&2
-      link "$1" "${BUILT_OBJECTS[@]}" -- "$T/Support.swift" "$T/StateFileLoad.swift" "$S/FulcrumControlPlane/StateFile.swift" ;;
+      local sf="${FUZZ_STATE_FILE_SOURCE:-$S/FulcrumControlPlane/StateFile.swift}" flag=()
+      # With the admin branch's pure StateFile.parse(bytes), also check it against load().
+      grep -q "static func parse(_ bytes: UnsafeRawBufferPointer)" "$sf" && flag=(-- -DFUZZ_STATE_FILE_PARSE)
+      link "$1" "${BUILT_OBJECTS[@]}" -- "$T/Support.swift" "$T/StateFileLoad.swift" "$sf" "${flag[@]}" ;;
     *) echo "unknown target '$1' (try --list)" >&2; exit 2 ;;
   esac
 }

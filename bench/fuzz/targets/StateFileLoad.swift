@@ -25,7 +25,15 @@ public func fuzzStateFile(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     close(fd)
     let file = StateFile(path: path)
     let loaded: [PersistentBackend]
-    do { loaded = try file.load() } catch { return 0 }
+    do { loaded = try file.load() } catch {
+#if FUZZ_STATE_FILE_PARSE
+        if (try? StateFile.parse(input)) != nil { oracleFailure("parse accepts what load refuses", input) }
+#endif
+        return 0
+    }
+#if FUZZ_STATE_FILE_PARSE
+    guard let parsed = try? StateFile.parse(input), parsed == loaded else { oracleFailure("parse and load disagree", input) }
+#endif
     file.save(loaded)
     let first = readAll(path)
     let again: [PersistentBackend]
