@@ -12,6 +12,7 @@
 # Crashes are written to .build/fuzz/crashes/TARGET/; on a crash this prints
 # the reproducer's path and exits 1.
 set -euo pipefail
+shopt -s inherit_errexit  # a failed build inside $(...) stops the script
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 B="${FUZZ_BUILD_DIR:-$root/.build/fuzz}"
@@ -108,10 +109,10 @@ build() {
       # (today) splitTarget is internal to AdminServer.swift: the whole module.
       local at="${FUZZ_ADMIN_TARGET_FILE:-$S/FulcrumControlPlane/AdminTarget.swift}"
       if [ -e "$at" ] && grep -q "static func split" "$at" && [ -z "${FUZZ_ADMIN_USE_MODULE:-}" ]; then
-        link "$1" -- "$T/Support.swift" "$T/AdminTarget.swift" "$at" -- -DFUZZ_ADMIN_TARGET_STRUCT
+        link "$1" -- "$T/Support.swift" "$T/AdminTargetFuzz.swift" "$at" -- -DFUZZ_ADMIN_TARGET_STRUCT
       else
         control_plane_modules >&2
-        link "$1" "${BUILT_OBJECTS[@]}" -- "$T/Support.swift" "$T/AdminTarget.swift" -- -DFUZZ_CONTROL_PLANE_MODULE
+        link "$1" "${BUILT_OBJECTS[@]}" -- "$T/Support.swift" "$T/AdminTargetFuzz.swift" -- -DFUZZ_CONTROL_PLANE_MODULE
       fi ;;
     state-file)
       shim >&2
