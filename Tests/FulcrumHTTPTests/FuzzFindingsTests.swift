@@ -72,6 +72,36 @@ final class FuzzFindingsTests: XCTestCase {
         // XCTAssertEqual(head.targetEnd, fresh.targetEnd)
     }
 
+    /// F6 (chunked, found by the strict grammar oracle, FUZZ_KNOWN_BUGS=1):
+    /// the decoder accepts chunk-size lines and trailers that RFC 9112 §7.1
+    /// and HARDENING.md ("`;` then a token name, token or balanced quoted
+    /// value"; "trailers are header fields: validate them as fields") refuse.
+    /// The proxy forwards chunked bytes as received, so a backend that reads
+    /// these differently desyncs from it. Expected: invalid.
+    func testChunkLinesAndTrailersFollowTheGrammar() {
+        func isInvalid(_ body: String) -> Bool {
+            if case .invalid = chunked(body, cuts: []) { return true }
+            return false
+        }
+        // Grammatical, accepted today, must stay so:
+        XCTAssertEqual(chunked("1 ; a = b\r\nz\r\n0\r\n\r\n", cuts: []), .done(19))
+        XCTAssertEqual(chunked("1;a=\"b c\"\r\nz\r\n0\r\nX: y\r\n\r\n", cuts: []), .done(25))
+        // Refused today, must stay so:
+        XCTAssertTrue(isInvalid("1;a\nz\r\n0\r\n\r\n"))
+        XCTAssertTrue(isInvalid("0\r\nX: y\n\r\n"))
+        // FAILS TODAY: each is accepted (.done)
+        // XCTAssertTrue(isInvalid("1 \r\nz\r\n0\r\n\r\n"))          // whitespace after the size, no extension
+        // XCTAssertTrue(isInvalid("1;\r\nz\r\n0\r\n\r\n"))          // extension without a name
+        // XCTAssertTrue(isInvalid("1;a=\"b\r\nz\r\n0\r\n\r\n"))     // unbalanced quoted value
+        // XCTAssertTrue(isInvalid("1;a b c\r\nz\r\n0\r\n\r\n"))      // not name[=value]
+        // XCTAssertTrue(isInvalid("1;a=\r\nz\r\n0\r\n\r\n"))         // "=" without a value
+        // XCTAssertTrue(isInvalid("0\r\nno-colon\r\n\r\n"))          // trailer without a colon
+        // XCTAssertTrue(isInvalid("0\r\n: v\r\n\r\n"))               // trailer without a name
+        // XCTAssertTrue(isInvalid("0\r\nX: y\r\n folded\r\n\r\n"))    // obs-fold in the trailers
+        // XCTAssertTrue(isInvalid("0\r\nX y: z\r\n\r\n"))             // whitespace in a trailer name
+        // XCTAssertTrue(isInvalid("0\r\nX: a\u{7F}\r\n\r\n"))         // DEL in a trailer value
+    }
+
     // MARK: - the targets' differential properties, on fixed inputs
 
     func chunked(_ body: String, cuts: [Int]) -> ChunkedDecoder.Outcome {

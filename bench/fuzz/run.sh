@@ -102,7 +102,7 @@ build() {
   case "$1" in
     http-request)  link "$1" -- "$T/Support.swift" "$T/HeadChecks.swift" "$T/HTTPRequest.swift" "${http[@]}" ;;
     http-response) link "$1" -- "$T/Support.swift" "$T/HeadChecks.swift" "$T/HTTPResponse.swift" "${http[@]}" ;;
-    chunked)       link "$1" -- "$T/Support.swift" "$T/Chunked.swift" "${http[@]}" ;;
+    chunked)       link "$1" -- "$T/Support.swift" "$T/HeadChecks.swift" "$T/ChunkedGrammar.swift" "$T/Chunked.swift" "${http[@]}" ;;
     json)          link "$1" -- "$T/Support.swift" "$T/JSONRoundTrip.swift" "$root/SDK/FulcrumSDK/JSON.swift" ;;
     admin-target)
       # The pure AdminTarget.swift (admin branch) when it is here; otherwise

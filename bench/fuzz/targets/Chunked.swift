@@ -65,6 +65,10 @@ public func fuzzChunked(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if exact != .done(n) { oracleFailure("exactly n bytes: \(exact)", all) }
         let short = decode([UnsafeRawBufferPointer(rebasing: body[0..<(n - 1)])])
         if short != .needMore { oracleFailure("n - 1 bytes: \(short)", all) }
+        // Finding F6: the decoder accepts chunk lines and trailers the grammar does not.
+        if knownBugs, let problem = chunkedGrammarProblem(UnsafeRawBufferPointer(rebasing: body[0..<n])) {
+            oracleFailure("accepted a non-grammatical chunked body: \(problem)", all)
+        }
     }
 
     // Length framing with a length from the input's first byte.
