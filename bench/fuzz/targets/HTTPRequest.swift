@@ -81,6 +81,10 @@ func checkRequestSemantics(_ h: ParsedHead, _ head: UnsafeRawBufferPointer, _ al
         // absolute-form: scheme "://"
         guard let colon = target.firstIndex(of: 0x3A), colon > 0, target.count >= colon + 3,
               target[colon + 1] == 0x2F, target[colon + 2] == 0x2F else { oracleFailure("target form", all) }
+        // Finding F7: an http(s) URI with an empty host must be rejected (RFC 9110 §4.2.1, §4.2.2).
+        let authority = target[(colon + 3)...].prefix { $0 != 0x2F && $0 != 0x3F && $0 != 0x23 }
+        let host = authority.split(separator: 0x40, omittingEmptySubsequences: false).last!.prefix { $0 != 0x3A }
+        if knownBugs && host.isEmpty { oracleFailure("absolute-form with an empty host accepted", all) }
     }
     // Hosts: exactly one on HTTP/1.1, at most one on 1.0.
     let hosts = (0..<h.fieldCount).filter { name(h, $0, head) == "host" }
