@@ -129,13 +129,21 @@ build() {
 export SWIFT_BACKTRACE=enable=no   # else Swift's crash handler runs first and ASan reports a bogus error in it
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 
+# Scratch files (the state-file target writes a state file per input): tmpfs when there is one.
+scratch() {
+  FUZZ_TMPDIR="$(mktemp -d -p "$( [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")" fulcrum-fuzz.XXXXXX)"
+  export FUZZ_TMPDIR
+  trap 'rm -rf "$FUZZ_TMPDIR"' EXIT
+}
+
 case "${1:-}" in
   --list) for t in $TARGETS; do echo "$t"; done; exit 0 ;;
   --build) [ $# -eq 2 ] || { echo "usage: $0 --build TARGET" >&2; exit 2; }; build "$2"; exit 0 ;;
   --repro)
     [ $# -ge 3 ] || { echo "usage: $0 --repro TARGET FILE..." >&2; exit 2; }
     bin="$(build "$2")"; shift 2
-    exec "$bin" -runs=1 "$@" ;;
+    scratch
+    "$bin" -runs=1 "$@"; exit ;;
   ""|-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 
@@ -145,14 +153,11 @@ bin="$(build "$target")"
 seeds="$here/corpus/$target"
 work="${FUZZ_CORPUS_DIR:-$B/corpus}/$target"
 crashes="$B/crashes/$target"
+scratch
 mkdir -p "$work" "$crashes" "$seeds"
 logfile="$B/logs/$target.log"
 mkdir -p "$(dirname "$logfile")"
 log "running $target for ${seconds}s (corpus $work, seeds $seeds, log $logfile)"
-# Scratch files (the state-file target writes a state file per input): tmpfs when there is one.
-FUZZ_TMPDIR="$(mktemp -d -p "$( [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")" fulcrum-fuzz.XXXXXX)"
-export FUZZ_TMPDIR
-trap 'rm -rf "$FUZZ_TMPDIR"' EXIT
 set +e
 # New inputs go into the first corpus directory only: the seeds stay untouched.
 # timeout: a bound even if libFuzzer overshoots -max_total_time (a slow input).
