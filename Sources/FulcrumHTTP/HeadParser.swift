@@ -159,10 +159,14 @@ public enum HeadParser {
     static func checkTargetForm(_ head: UnsafeRawBufferPointer, _ start: Int, _ end: Int, method: HTTPMethod, into out: ParsedHead) -> HTTPParseError? {
         let first = head[start]
         if method == .connect {
-            // host:port, no path.
+            // authority-form (RFC 9112 §3.2.3): uri-host ":" port, both non-empty, the port digits.
             for k in start..<end where CharClass.table[Int(head[k])] & CharClass.host == 0 {
                 return .bad("invalid CONNECT target")
             }
+            var colon = end - 1
+            while colon >= start && head[colon] != 0x3A { colon -= 1 }
+            guard colon > start, colon < end - 1 else { return .bad("CONNECT target is not host:port") }
+            for k in (colon + 1)..<end where head[k] &- 0x30 >= 10 { return .bad("CONNECT target is not host:port") }
             return nil
         }
         if first == 0x2F { return nil }  // "/"
@@ -191,7 +195,8 @@ public enum HeadParser {
             guard CharClass.table[Int(c)] & CharClass.host != 0 else { return .bad("invalid authority in request target") }
             a += 1
         }
-        guard a > authorityStart else { return .bad("empty authority in request target") }
+        // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid.
+        guard a > authorityStart, head[authorityStart] != 0x3A else { return .bad("empty host in request target") }
         out.authorityStart = Int32(authorityStart)
         out.authorityEnd = Int32(a)
         return nil

@@ -134,6 +134,10 @@ public final class ParsedHead: @unchecked Sendable {
         connectionTokenCount = 0
         version = .http11
         method = .other
+        methodEnd = 0
+        targetStart = 0
+        targetEnd = 0
+        startLineEnd = 0
         status = 0
         contentLength = -1
         contentLengthNeedsRewrite = false

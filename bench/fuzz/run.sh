@@ -19,7 +19,7 @@ B="${FUZZ_BUILD_DIR:-$root/.build/fuzz}"
 T="$here/targets"
 S="$root/Sources"
 
-TARGETS="http-request http-response chunked json admin-target state-file"
+TARGETS="http-request http-response chunked json admin-target state-file exchange"
 
 SWIFTC="${SWIFTC:-swiftc}"
 CLANG="${CLANG:-$(command -v clang || echo "$(dirname "$(command -v swiftc)")/clang")}"
@@ -122,6 +122,15 @@ build() {
       # With the admin branch's pure StateFile.parse(bytes), also check it against load().
       grep -q "static func parse(_ bytes: UnsafeRawBufferPointer)" "$sf" && flag=(-- -DFUZZ_STATE_FILE_PARSE)
       link "$1" "${BUILT_OBJECTS[@]}" -- "$T/Support.swift" "$T/StateFileLoad.swift" "$sf" "${flag[@]}" ;;
+    exchange)
+      # The proxy's request pipeline (FulcrumProxy, imported @testable for
+      # HeadRewriter and RequestFacts) with the modules under it.
+      shim >&2
+      BUILT_OBJECTS=("$B/mods/shim.o")
+      { module FulcrumCore "$S/FulcrumCore"; module FulcrumSDK "$root/SDK/FulcrumSDK"; module FulcrumEventLoop "$S/FulcrumEventLoop"
+        module FulcrumHTTP "$S/FulcrumHTTP"; module FulcrumRegistry "$S/FulcrumRegistry"; module FulcrumPluginHost "$S/FulcrumPluginHost"
+        module FulcrumProxy "$S/FulcrumProxy" -enable-testing; } >&2
+      link "$1" "${BUILT_OBJECTS[@]}" -- "$T/Support.swift" "$T/ExchangeForwarding.swift" ;;
     *) echo "unknown target '$1' (try --list)" >&2; exit 2 ;;
   esac
 }
