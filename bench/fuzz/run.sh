@@ -53,7 +53,8 @@ shim() {
 BUILT_OBJECTS=()
 module() {
   local name="$1" dir="$2"; shift 2
-  local srcs=("$dir"/*.swift)
+  local srcs=()
+  mapfile -t srcs < <(find "$dir" -name '*.swift' | sort)  # subfolders too (FulcrumProxy/Exchange)
   if newer "$B/mods/$name.o" "${srcs[@]}" "${BUILT_OBJECTS[@]}"; then
     log "building module $name"
     "$SWIFTC" "${SWIFTFLAGS[@]}" "$@" -module-name "$name" -wmo -emit-module -emit-module-path "$B/mods/$name.swiftmodule" \

@@ -23,7 +23,7 @@ struct Accepted {
 }
 
 nonisolated(unsafe) let pool = BufferPool(bufferSize: 68 * 1024, maxFree: 4)
-nonisolated(unsafe) let parsed = ParsedHead()
+let parsed = ParsedHead()
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzExchange(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
