@@ -2,10 +2,10 @@
 // oracle failure reporting. No parser code lives here.
 import Glibc
 
-/// FUZZ_KNOWN_BUGS=1 turns on the oracles (and drops the input filters) for
-/// findings already reported and not fixed yet (README: "Findings"). Off by
-/// default, so a run looks past them for new ones.
-let knownBugs: Bool = getenv("FUZZ_KNOWN_BUGS").map { String(cString: $0) != "0" && String(cString: $0) != "" } ?? false
+/// The oracles (and unfiltered inputs) for the findings in the README. All of
+/// them are fixed, so they are on; FUZZ_KNOWN_BUGS=0 turns them off, to look
+/// past a finding that is reported and not fixed yet.
+let knownBugs: Bool = getenv("FUZZ_KNOWN_BUGS").map { String(cString: $0) != "0" && String(cString: $0) != "" } ?? true
 
 /// Stops the run with a message: libFuzzer records the input as a crash.
 func oracleFailure(_ what: String, _ input: UnsafeRawBufferPointer) -> Never {
