@@ -68,6 +68,10 @@ public enum Fulcrum {
             throw StartError("-admin \(o.admin) is reachable from other hosts: set -admin-token TOKEN (or use a loopback address)", exitCode: 2)
         }
 
+        // Slow start publishes weights ×10; plugins may read the scale in create.
+        let slowStart = o.slowStart.map { SlowStart(windowSeconds: $0) }
+        if slowStart != nil { HostServices.setWeightScale(SlowStart.weightScale) }
+
         // Plugins: built-ins beside the executable, then -plugins, then FULCRUM_PLUGIN_PATH.
         for dir in o.pluginDirectories {
             var st = stat()
@@ -100,6 +104,7 @@ public enum Fulcrum {
         }
 
         let registry = Registry(rise: o.rise, fall: o.fall)
+        if let slowStart { registry.enableSlowStart(slowStart) }
         let stateFile = o.stateFile.map(StateFile.init(path:))
         var saved: [PersistentBackend] = []
         if let stateFile {
@@ -154,6 +159,11 @@ public enum Fulcrum {
         for b in o.backends { initial.removeAll { $0.0 == b.address }; initial.append((b.address, b.weight, false)) }
         for d in demoBackends { initial.append((FulcrumAddress(host: "127.0.0.1", port: d.address.port), 1, false)) }
         registerAll(initial, registrar: registrar)
+        if let slowStart {
+            // Backends registered at start begin at full weight; later arrivals ramp.
+            slowStart.arm()
+            admin.every(milliseconds: slowStart.republishMillis) { registry.republishIfRamping() }
+        }
         if let stateFile {
             registry.onPersistentChange { stateFile.save($0) }
             stateFile.save(registry.persistentEntries)
