@@ -18,6 +18,8 @@ public final class FulcrumRequestKey: @unchecked Sendable {
     public enum Kind: Equatable, Sendable { case ip, header, cookie, path, query }
 
     public let kind: Kind
+    /// kind == .ip, as a stored flag the inlined `hash` can test.
+    public let isClientIP: Bool
     /// NAME, for header, cookie and query keys ("" otherwise).
     public let name: String
     /// NUL-terminated header name to ask the host for ("Cookie" for cookie keys).
@@ -58,6 +60,7 @@ public final class FulcrumRequestKey: @unchecked Sendable {
         // A name is a token (RFC 9110): no separators, no spaces, no controls.
         guard name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !"\"(),/:;<=>?@[\\]{}".utf8.contains($0) }) else { return nil }
         self.kind = kind
+        isClientIP = kind == .ip
         self.name = name
         let asked = kind == .header ? name : kind == .cookie ? "Cookie" : nil
         if let asked {
@@ -108,9 +111,16 @@ public final class FulcrumRequestKey: @unchecked Sendable {
     /// The 64-bit hash a strategy places on its ring or table: of the key's
     /// value, or of the client address when the request lacks the key. For
     /// the `ip` key this is exactly `FulcrumHash.hash(clientIP)`, the hash
-    /// source-ip-hash always used, so its mapping did not change.
-    @inline(__always)
+    /// source-ip-hash always used, so its mapping did not change; that case
+    /// is inlined into the plugin (no call into the SDK on the default path).
+    @inlinable @inline(__always)
     public func hash(_ request: FulcrumRequest) -> UInt64 {
+        if isClientIP { return FulcrumHash.hash(request.clientIP) }
+        return hashOfValue(request)
+    }
+
+    @usableFromInline
+    func hashOfValue(_ request: FulcrumRequest) -> UInt64 {
         FulcrumHash.hash(value(in: request) ?? request.clientIP)
     }
 

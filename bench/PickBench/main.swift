@@ -1,6 +1,7 @@
 // Measures what a worker pays per `pick`: nanoseconds per call through the
 // dlopen'd C function pointer, for each built-in strategy with 3 and with 100
-// backends, plus the source-ip-hash balance and remap figures.
+// backends, plus the source-ip-hash and maglev balance and remap figures
+// (MaglevFigures.swift).
 //
 //   swift build -c release && .build/release/fulcrum-pick-bench
 import CFulcrumPlugin
@@ -55,6 +56,10 @@ func measure(_ name: String, backends n: Int, picks: Int = 2_000_000, population
     for (i, id) in ids.enumerated() { for _ in 0..<(i % 7) { BackendTable.shared.begin(id) } }
     let instance = catalog.strategy(named: name)!.makeInstance()!
     instance.update(array, count: n)
+    // Latency samples, so peak-ewma compares measured costs (not the cold median).
+    for (i, id) in ids.enumerated() where instance.wantsCompletions {
+        instance.complete(backendID: id, status: 200, durationMicros: UInt64(1000 + 37 * i))
+    }
     let fixture = RequestFixture(population: population)
     var sink = 0
     for _ in 0..<10_000 { fixture.next(); sink &+= instance.pick(fixture.request) ?? 0 }
@@ -75,7 +80,8 @@ print("ns per pick through the plugin's C function pointer (best of 5 x 2,000,00
 print("| strategy | 3 backends | 100 backends |")
 print("|---|---:|---:|")
 let only = Array(CommandLine.arguments.dropFirst())  // optional: strategy names to measure
-for name in ["round-robin", "weighted-round-robin", "sticky-round-robin", "least-connections", "power-of-two-choices", "source-ip-hash"]
+for name in ["round-robin", "weighted-round-robin", "sticky-round-robin", "least-connections", "power-of-two-choices", "source-ip-hash",
+             "peak-ewma", "bounded-load-hash", "maglev"]
     where only.isEmpty || only.contains(name) {
     let a = measure(name, backends: 3), b = measure(name, backends: 100)
     print("| \(name) | \(String(format1(a))) | \(String(format1(b))) |")
@@ -127,3 +133,5 @@ do {
     print("source-ip-hash, 10 backends, 10,000 random IPv4 clients: share min \(minShare)x max \(maxShare)x of fair;"
           + " removing one backend moved at most \(Double(Int(worstMoved * 1000)) / 10)% of clients; clients moved that were not on it: \(wrongMoves)")
 }
+
+if only.isEmpty || only.contains("maglev") { maglevFigures() }
