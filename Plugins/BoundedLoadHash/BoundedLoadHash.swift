@@ -29,6 +29,7 @@ final class BoundedLoadHash: FulcrumStrategy {
     private let host: FulcrumHost
     private let key: FulcrumRequestKey
     private let c: Double
+    private let pointsPerWeight: Int
     private var lease: FulcrumLease<FulcrumHashRing>?
     private var ring: FulcrumHashRing?
     private var count = 0
@@ -51,6 +52,8 @@ final class BoundedLoadHash: FulcrumStrategy {
         self.host = host
         self.key = key
         self.c = c
+        // As source-ip-hash: 160 ring points per registered unit of weight, also under slow start.
+        pointsPerWeight = max(1, FulcrumHashRing.defaultPointsPerWeight / Int(host.weightScale))
     }
 
     deinit { release() }
@@ -83,7 +86,7 @@ final class BoundedLoadHash: FulcrumStrategy {
         let intWeights = backends.map { Int(max($0.weight, 1)) }
         var signature = fulcrumSignature(of: backends)
         for a in addresses { signature = FulcrumHash.mix(signature ^ FulcrumHash.hash(a)) }
-        lease = Self.rings.lease(signature) { FulcrumHashRing(addresses: addresses, weights: intWeights) }
+        lease = Self.rings.lease(signature) { FulcrumHashRing(addresses: addresses, weights: intWeights, pointsPerWeight: pointsPerWeight) }
         ring = lease!.value
     }
 

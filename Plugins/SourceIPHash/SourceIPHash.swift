@@ -28,10 +28,16 @@ final class SourceIPHash: FulcrumStrategy {
     private var lease: FulcrumLease<FulcrumHashRing>?
     private var ring: FulcrumHashRing?
     private let key: FulcrumRequestKey
+    /// Ring points per published unit of weight: 160 per registered unit. Under
+    /// slow start weights come ×10 (`weightScale`), so 16 per unit: at full weight
+    /// the ring is the very ring without slow start, and a ramping backend's
+    /// points grow from 10% of its set, moving keys only onto it.
+    private let pointsPerWeight: Int
 
     init?(host: FulcrumHost, config: String) {
         guard let json = try? JSONValue.parse(config), let key = FulcrumRequestKey(config: json) else { return nil }
         self.key = key
+        pointsPerWeight = max(1, FulcrumHashRing.defaultPointsPerWeight / Int(host.weightScale))
     }
 
     func update(_ backends: FulcrumBackends) {
@@ -40,7 +46,7 @@ final class SourceIPHash: FulcrumStrategy {
         let weights = backends.map { Int(max($0.weight, 1)) }
         var signature = fulcrumSignature(of: backends)
         for a in addresses { signature = FulcrumHash.mix(signature ^ FulcrumHash.hash(a)) }
-        lease = Self.rings.lease(signature) { FulcrumHashRing(addresses: addresses, weights: weights) }
+        lease = Self.rings.lease(signature) { FulcrumHashRing(addresses: addresses, weights: weights, pointsPerWeight: pointsPerWeight) }
         ring = lease!.value
     }
 
