@@ -1,4 +1,6 @@
+import CFulcrumPlugin
 import FulcrumCore
+import FulcrumPluginHost
 import FulcrumRegistry
 import FulcrumSDK
 import Synchronization
@@ -73,5 +75,30 @@ final class SlowStartTests: XCTestCase {
         registry.recordProbe(id: id, passed: true, detail: "")
         XCTAssertEqual(weights(), [20, 1])
         for b in registry.snapshot.all { BackendTable.shared.release(b.id) }
+    }
+}
+
+/// Under slow start (weights ×10, `weight_scale` 10) the hash ring at full
+/// weight is the very ring without it: keys stay put when the flag is turned on.
+final class SlowStartScaleTests: XCTestCase {
+    func testRingStrategiesMapAlikeWithAndWithoutTheScale() throws {
+        var h = HostServices.host.pointee
+        h.weight_scale = 10
+        let scaled = UnsafeMutablePointer<fulcrum_host>.allocate(capacity: 1)
+        scaled.initialize(to: h)
+        defer { scaled.deallocate() }
+        let plain = TestBackends(weights: [1, 2, 1, 3])
+        let tenfold = TestBackends(weights: [10, 20, 10, 30], addresses: plain.addresses)
+        for name in ["SIH", "BLH"] {
+            let a = try strategy(name)
+            let b = try XCTUnwrap(builtIns.strategy(named: name)!.makeInstance(config: "{}", host: scaled))
+            a.update(plain.all)
+            b.update(tenfold.all)
+            var r = TestRandom(seed: 9)
+            for _ in 0..<5000 {
+                let ip = UInt32(truncatingIfNeeded: r.next())
+                XCTAssertEqual(a.pick(clientIPv4: ip), b.pick(clientIPv4: ip), name)
+            }
+        }
     }
 }
