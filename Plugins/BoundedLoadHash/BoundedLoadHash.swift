@@ -18,6 +18,13 @@ import FulcrumSDK
 /// total only when that one is busy: at low load a pick costs what a
 /// source-ip-hash pick costs plus one counter read.
 ///
+/// Measured (fulcrum-pick-bench, loaded shared machine): 28–41 ns per pick
+/// with 3 backends and 47–67 ns with 100 while the key's backend is idle;
+/// 45 / 201 ns when every backend is busy (LC's scan costs 16 / 224 ns in the
+/// same runs). Tests: one hot key never pushes a backend over the bound
+/// (3,300 arrivals and departures, c = 1.25); with nothing in flight 10,000
+/// random keys map exactly as source-ip-hash maps them.
+///
 /// Configuration: `{"c": 1.25, "key": …}` — c ≥ 1 (default 1.25, HAProxy's
 /// hash-balance-factor 125); key as `FulcrumRequestKey` (default "ip").
 final class BoundedLoadHash: FulcrumStrategy {

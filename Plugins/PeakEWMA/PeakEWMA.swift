@@ -35,6 +35,14 @@ import Glibc
 ///
 /// Per-instance state (one per worker, as Finagle keeps one per balancer):
 /// each worker learns from the responses it proxied.
+///
+/// Measured: in a simulated steady load (tests, 20 requests in flight, one
+/// of three backends 50 ms slower) the slow backend got 1.5% of the picks,
+/// and 33.1% again after it recovered. A pick costs 23 ns with 3 backends and
+/// 29 ns with 100 (fulcrum-pick-bench; PTC 21 / 20 ns in the same runs): no
+/// clock read (costs decay to the time of the last completion, read in
+/// `complete`) and no libm call for the small decay steps between picks
+/// (with both, it cost 155 ns).
 final class PeakEWMA: FulcrumStrategy {
     static let name = "peak-ewma"
     static let aliases = ["PEWMA"]

@@ -9,6 +9,11 @@ import Synchronization
 ///     effective = weight × max(min_weight_percent, time_factor ^ (1 / aggression))
 ///     time_factor = max(elapsed, 1 ms) / window,   min_weight_percent = 10%
 ///
+/// (Envoy's page writes max(seconds, 1); its code, `applySlowStartFactor`,
+/// floors at 1 ms, which is what this follows: a 2 s window starts at 10%,
+/// not 50%.) As in recent Envoy, "elapsed" counts from the moment the backend
+/// entered rotation (registered healthy, or back from unhealthy or draining).
+///
 /// Why: a backend that just started (cold caches, JIT, connection pools) or
 /// just recovered would otherwise get its full share at once; least-loaded
 /// strategies are worse still, since its empty in-flight count makes it the
