@@ -12,6 +12,11 @@ import FulcrumSDK
 /// next backends along the ring, and with little load every key stays where
 /// plain consistent hashing puts it.
 ///
+/// At low load the bound is small: while c × (total + 1) ≤ backends it is 1,
+/// so a second concurrent request for a key already in flight goes to the
+/// next backend along the ring (as in HAProxy). Stickiness is a property of
+/// the idle and the moderately loaded cluster, not a promise under overlap.
+///
 /// The bound needs the total in-flight count, an O(N) read (one batched host
 /// call). A backend with nothing in flight is below any bound (the bound is
 /// at least 1), so the pick checks the key's own backend first and reads the
