@@ -15,6 +15,9 @@ let plugins: [(product: String, folder: String)] = [
     ("FulcrumLeastConnections", "LeastConnections"),
     ("FulcrumPowerOfTwoChoices", "PowerOfTwoChoices"),
     ("FulcrumSourceIPHash", "SourceIPHash"),
+    ("FulcrumPeakEWMA", "PeakEWMA"),
+    ("FulcrumBoundedLoadHash", "BoundedLoadHash"),
+    ("FulcrumMaglev", "Maglev"),
     ("FulcrumHTTPProbe", "HTTPProbe"),
     ("FulcrumTCPProbe", "TCPProbe"),
 ]

@@ -28,7 +28,12 @@ public struct FulcrumHost: @unchecked Sendable {
         monotonicFn = rev1 ? h.monotonic_ns : nil
         latencyFn = rev1 ? h.latency_ewma_us : nil
         batchFn = rev1 ? h.active_requests_batch : nil
+        weightScale = h.revision >= 2 ? max(1, h.weight_scale) : 1
     }
+
+    /// The factor the host scales backend weights by (`fulcrum_host.weight_scale`,
+    /// revision 2): 10 when it runs slow start, else 1.
+    public let weightScale: UInt32
 
     /// `out[i] = activeRequests(ids[i])` for `count` backends, in one host
     /// call when the host offers it.

@@ -81,8 +81,10 @@ extern "C" {
 /** The ABI version this header describes. Put it in fulcrum_plugin.abi_version. */
 #define FULCRUM_ABI_VERSION 1
 
-/** The fulcrum_host revision this header describes (see fulcrum_host.revision). */
-#define FULCRUM_HOST_REVISION 1
+/** The fulcrum_host revision this header describes (see fulcrum_host.revision).
+ *  Revision 1: revision, monotonic_ns, latency_ewma_us, active_requests_batch.
+ *  Revision 2: weight_scale. */
+#define FULCRUM_HOST_REVISION 2
 
 /** Levels for fulcrum_host.log. */
 #define FULCRUM_LOG_DEBUG 0
@@ -108,7 +110,11 @@ typedef struct fulcrum_backend {
     uint64_t id;
     /** The registered address, NUL-terminated, e.g. "http://127.0.0.1:8081". */
     const char *address;
-    /** Weight, 1…1000 (default 1). */
+    /** Weight, 1…1000 (default 1), times fulcrum_host.weight_scale (revision
+     *  2; 1 unless the host runs slow start). The effective weight: while a
+     *  backend ramps up after joining or returning to rotation (the host's
+     *  `-slow-start`), it is lower than the registered weight, and `update`
+     *  is called again as it grows. Only ratios between weights matter. */
     uint32_t weight;
 } fulcrum_backend;
 
@@ -167,6 +173,17 @@ typedef struct fulcrum_host {
      *  out[i] = active_requests(ids[i]). For strategies that scan every
      *  backend on each pick (least connections): one call instead of N. */
     void (*active_requests_batch)(const uint64_t *ids, size_t count, uint32_t *out);
+
+    /** Since revision 2: the factor by which fulcrum_backend.weight is
+     *  scaled, fixed for the life of the process: 1, or 10 when the host runs
+     *  slow start (`-slow-start SECONDS`). A ramping backend's effective weight
+     *  must be able to fall to 10% of a registered weight of 1, so with slow
+     *  start every weight is published ×10 (1…10000): a backend of weight 1
+     *  is 10 at full weight and 1…10 while it ramps. Weight ratios, and so
+     *  every strategy that uses weights as proportions, are unchanged; a
+     *  plugin that uses weights as counts (points on a ring, table entries)
+     *  may divide by weight_scale. */
+    uint32_t weight_scale;
 } fulcrum_host;
 
 /**

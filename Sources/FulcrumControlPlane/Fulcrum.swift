@@ -69,6 +69,10 @@ public enum Fulcrum {
             throw StartError("-admin \(o.admin) is reachable from other hosts: set -admin-token TOKEN (or use a loopback address)", exitCode: 2)
         }
 
+        // Slow start publishes weights ×10; plugins may read the scale in create.
+        let slowStart = o.slowStart.map { SlowStart(windowSeconds: $0) }
+        if slowStart != nil { HostServices.setWeightScale(SlowStart.weightScale) }
+
         // Plugins: built-ins beside the executable, then -plugins, then FULCRUM_PLUGIN_PATH.
         for dir in o.pluginDirectories {
             var st = stat()
@@ -101,6 +105,7 @@ public enum Fulcrum {
         }
 
         let registry = Registry(rise: o.rise, fall: o.fall)
+        if let slowStart { registry.enableSlowStart(slowStart) }
         let stateFile = o.stateFile.map(StateFile.init(path:))
         var saved: [PersistentBackend] = []
         if let stateFile {
@@ -171,6 +176,11 @@ public enum Fulcrum {
                                         instance: me) { ClusterStart.seed($0, backends: seeds, strategy: strategySeed) }
             sharedBox.value = shared
             shared.start()
+        }
+        if let slowStart {
+            // Backends registered at start begin at full weight; later arrivals ramp.
+            slowStart.arm()
+            admin.every(milliseconds: slowStart.republishMillis) { registry.republishIfRamping() }
         }
         if let stateFile {
             registry.onPersistentChange { stateFile.save($0) }

@@ -32,6 +32,8 @@ public struct Options: Sendable {
     public var help = false
     public var version = false
     public var logLevel = LogLevel.info
+    /// -slow-start: ramp window in seconds for backends entering rotation (nil: off).
+    public var slowStart: Double?
 
     public init() {}
 
@@ -64,10 +66,13 @@ public enum OptionParser {
       -algo NAME               balancing strategy, case-insensitive           (default RR)
                                built in: round-robin (RR), weighted-round-robin (WRR),
                                sticky-round-robin (SRR), least-connections (LC),
-                               power-of-two-choices (PTC), source-ip-hash (SIH)
+                               power-of-two-choices (PTC), source-ip-hash (SIH),
+                               peak-ewma (PEWMA), bounded-load-hash (BLH), maglev
       -algo-config JSON        configuration object passed to the strategy    (default {})
       -plugins DIR             also load every *.so in DIR (repeatable)
       -backend URL[=WEIGHT]    a backend known at start, e.g. http://10.0.0.5:8080=3 (repeatable)
+      -slow-start SECONDS      a backend joining or returning to rotation ramps from 10% to
+                               100% of its weight over SECONDS (Envoy's formula) (default off)
 
     Health
       -t SECONDS               health-check period, fractions allowed         (default 10)
@@ -93,7 +98,7 @@ public enum OptionParser {
     static let valueFlags: Set<String> = [
         "port", "listen", "admin", "algo", "algo-config", "t", "probe", "health-path", "rise", "fall", "probe-timeout",
         "header-timeout", "connect-timeout", "timeout", "body-timeout", "idle-timeout", "drain-timeout", "backend", "plugins", "workers",
-        "state", "registry", "admin-token", "access-log", "log-level",
+        "state", "registry", "admin-token", "access-log", "log-level", "slow-start",
     ]
 
     public static func parse(_ arguments: [String]) throws(UsageError) -> Options {
@@ -185,6 +190,7 @@ public enum OptionParser {
                 guard !value.isEmpty else { throw UsageError("-admin-token must not be empty") }
                 o.adminToken = value
             case "access-log": o.accessLog = value
+            case "slow-start": o.slowStart = try seconds(value, name)
             case "log-level":
                 guard let level = LogLevel(name: value) else { throw UsageError("invalid value \"\(value)\" for -log-level: debug, info, warn or error") }
                 o.logLevel = level

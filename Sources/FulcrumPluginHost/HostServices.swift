@@ -20,8 +20,16 @@ public enum HostServices {
             revision: UInt32(FULCRUM_HOST_REVISION),
             monotonic_ns: { Clock.monotonicNanos() },
             latency_ewma_us: fulcrum_host_latency_ewma_us,
-            active_requests_batch: fulcrum_host_active_requests_batch))
+            active_requests_batch: fulcrum_host_active_requests_batch,
+            weight_scale: 1))
         _ = BackendTable.shared  // maps the table the C functions read
         return UnsafePointer(p)
     }()
+
+    /// Sets `fulcrum_host.weight_scale` (slow start publishes weights ×10).
+    /// Call once at start, before any plugin instance is created: plugins
+    /// may read it in `create`.
+    public static func setWeightScale(_ scale: UInt32) {
+        UnsafeMutablePointer(mutating: host).pointee.weight_scale = max(1, scale)
+    }
 }

@@ -23,7 +23,13 @@ public final class StrategyDescriptor: @unchecked Sendable {
 
     /// A new instance, or nil when the plugin refuses `config`.
     public func makeInstance(config: String = "{}") -> StrategyInstance? {
-        let raw = config.withCString { vtable.pointee.create!(HostServices.host, $0) }
+        makeInstance(config: config, host: HostServices.host)
+    }
+
+    /// A new instance served by another `fulcrum_host` (tests and benchmarks:
+    /// a controllable clock), or nil when the plugin refuses `config`.
+    public func makeInstance(config: String, host: UnsafePointer<fulcrum_host>) -> StrategyInstance? {
+        let raw = config.withCString { vtable.pointee.create!(host, $0) }
         guard let raw else { return nil }
         return StrategyInstance(descriptor: self, raw: raw)
     }

@@ -42,12 +42,14 @@ public final class BackendSnapshot: @unchecked Sendable {
     /// `eligible` as `fulcrum_backend`s; valid as long as this snapshot lives.
     public let cEligible: UnsafeMutablePointer<fulcrum_backend>
 
-    public init(all: [Backend]) {
+    /// With `slowStart`, strategies see its effective weights instead of the registered ones.
+    public init(all: [Backend], slowStart: SlowStart? = nil) {
         self.all = all
         eligible = all.filter(\.eligible)
         cEligible = .allocate(capacity: max(1, eligible.count))
+        let weights = slowStart?.effectiveWeights(eligible) ?? eligible.map(\.weight)
         for (i, b) in eligible.enumerated() {
-            cEligible[i] = fulcrum_backend(id: b.id, address: UnsafePointer(b.cAddress), weight: b.weight)
+            cEligible[i] = fulcrum_backend(id: b.id, address: UnsafePointer(b.cAddress), weight: weights[i])
         }
     }
 

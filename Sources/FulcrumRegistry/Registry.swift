@@ -211,7 +211,7 @@ public final class Registry: @unchecked Sendable {
     // MARK: internals
 
     private func publishLocked(_ list: [Record]) {
-        published.publish(BackendSnapshot(all: list.map { $0.backend() }))
+        published.publish(BackendSnapshot(all: list.map { $0.backend() }, slowStart: slowStartSlot.withLock { $0 }))
     }
 
     private func persist() {
@@ -219,5 +219,22 @@ public final class Registry: @unchecked Sendable {
             guard let sink else { return }
             sink(persistentEntries)
         }
+    }
+
+    // MARK: slow start (SlowStart.swift computes the effective weights)
+
+    private let slowStartSlot = Mutex<SlowStart?>(nil)
+
+    /// Turns slow start on: from now on snapshots carry its effective weights.
+    public func enableSlowStart(_ slowStart: SlowStart) {
+        slowStartSlot.withLock { $0 = slowStart }
+        records.withLock { publishLocked($0) }
+    }
+
+    /// Re-publishes the set while a backend ramps up, so strategies see its
+    /// weight grow (called every `SlowStart.republishMillis`).
+    public func republishIfRamping() {
+        guard slowStartSlot.withLock({ $0 })?.needsRepublish == true else { return }
+        records.withLock { publishLocked($0) }
     }
 }

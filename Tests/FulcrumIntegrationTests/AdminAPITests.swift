@@ -122,7 +122,7 @@ final class AdminAPITests: XCTestCase {
         XCTAssertEqual(unknown.json?["status"] as? String, "fail")
         XCTAssertEqual(try fulcrum.admin("PUT", "/strategy", json: "{").status, 400)
         XCTAssertEqual(try fulcrum.admin("PUT", "/strategy", json: #"{"name":"RR","x":1}"#).status, 403)
-        for name in ["round-robin", "WRR", "srr", "Least-Connections", "PTC", "sih"] {
+        for name in ["round-robin", "WRR", "srr", "Least-Connections", "PTC", "sih", "pewma", "BLH", "Maglev"] {
             XCTAssertEqual(try fulcrum.admin("PUT", "/strategy", json: #"{"name":"\#(name)"}"#).status, 200, name)
         }
     }
@@ -131,7 +131,7 @@ final class AdminAPITests: XCTestCase {
         let list = try fulcrum.admin("GET", "/plugins")
         XCTAssertEqual(list.status, 200)
         let plugins = try XCTUnwrap((list.json?["data"] as? [String: Any])?["plugins"] as? [[String: Any]])
-        XCTAssertEqual(plugins.count, 8, "six strategies and two probes, each its own .so")
+        XCTAssertEqual(plugins.count, 11, "nine strategies and two probes, each its own .so")
         let rr = try XCTUnwrap(plugins.first { ($0["strategies"] as? [String]) == ["round-robin"] })
         XCTAssertEqual(rr["abi"] as? Int, 1)
         XCTAssertTrue((rr["file"] as? String ?? "").hasSuffix("libFulcrumRoundRobin.so"))

@@ -45,6 +45,8 @@ final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
     private var partial = Data()
+    /// The pipe reached end of file: every line the child wrote is in `lines`.
+    private var sawEOF = false
     let name: String
 
     init(_ executable: String, _ arguments: [String], name: String, environment: [String: String]? = nil) throws {
@@ -65,7 +67,10 @@ final class ChildProcess: @unchecked Sendable {
                     self.partial.removeSubrange(self.partial.startIndex...nl)
                 }
             }
-            if data.isEmpty { handle.readabilityHandler = nil }
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                self.lock.withLock { self.sawEOF = true }
+            }
         }
         try process.run()
     }
@@ -99,6 +104,10 @@ final class ChildProcess: @unchecked Sendable {
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         if process.isRunning { return nil }
         process.waitUntilExit()
+        // The output is read on another thread: let it drain to end of file
+        // (bounded), so `output` is complete once the exit is reported.
+        let drainDeadline = Date().addingTimeInterval(2)
+        while !lock.withLock({ sawEOF }) && Date() < drainDeadline { Thread.sleep(forTimeInterval: 0.005) }
         return process.terminationStatus
     }
 

@@ -9,7 +9,7 @@ final class ConcurrencyTests: XCTestCase {
     func testFourWorkersHundredThousandPicksEach() throws {
         let threads = 4, picksPerThread = 100_000
         let backends = TestBackends(weights: [2, 1, 1, 4])
-        for name in ["RR", "WRR", "SRR", "LC", "PTC", "SIH"] {
+        for name in ["RR", "WRR", "SRR", "LC", "PTC", "SIH", "PEWMA", "BLH", "maglev"] {
             let instances = Unchecked(try (0..<threads).map { _ in try strategy(name) })
             instances.value.forEach { $0.update(backends.all) }
             let ids = backends.ids

@@ -14,6 +14,9 @@ final class StrategyPropertyTests: XCTestCase {
             "least-connections": ["LC", "lc"],
             "power-of-two-choices": ["PTC", "ptc"],
             "source-ip-hash": ["SIH", "sih"],
+            "peak-ewma": ["PEWMA", "pewma"],
+            "bounded-load-hash": ["BLH", "blh"],
+            "maglev": ["Maglev", "MAGLEV"],
         ]
         for (canonical, names) in expected {
             for n in names + [canonical] {
@@ -40,7 +43,7 @@ final class StrategyPropertyTests: XCTestCase {
     }
 
     func testEmptySetPicksNone() throws {
-        for name in ["RR", "WRR", "SRR", "LC", "PTC", "SIH"] {
+        for name in ["RR", "WRR", "SRR", "LC", "PTC", "SIH", "PEWMA", "BLH", "maglev"] {
             let s = try strategy(name)
             let none = TestBackends(count: 0)
             s.update(none.all)

@@ -1,6 +1,7 @@
 // Measures what a worker pays per `pick`: nanoseconds per call through the
 // dlopen'd C function pointer, for each built-in strategy with 3 and with 100
-// backends, plus the source-ip-hash balance and remap figures.
+// backends, plus the source-ip-hash and maglev balance and remap figures
+// (MaglevFigures.swift).
 //
 //   swift build -c release && .build/release/fulcrum-pick-bench
 import CFulcrumPlugin
@@ -49,12 +50,16 @@ struct RequestFixture {
     }
 }
 
-func measure(_ name: String, backends n: Int, picks: Int = 2_000_000, population: UInt32 = 10_000) -> Double {
+func measure(_ name: String, backends n: Int, picks: Int = 2_000_000, population: UInt32 = 10_000, loaded: Bool = true) -> Double {
     let (array, ids) = makeBackends(n, weights: { UInt32($0 % 5 + 1) })
     // Some load, so LC/PTC compare real numbers.
-    for (i, id) in ids.enumerated() { for _ in 0..<(i % 7) { BackendTable.shared.begin(id) } }
+    for (i, id) in ids.enumerated() where loaded { for _ in 0..<(i % 7) { BackendTable.shared.begin(id) } }
     let instance = catalog.strategy(named: name)!.makeInstance()!
     instance.update(array, count: n)
+    // Latency samples, so peak-ewma compares measured costs (not the cold median).
+    for (i, id) in ids.enumerated() where instance.wantsCompletions {
+        instance.complete(backendID: id, status: 200, durationMicros: UInt64(1000 + 37 * i))
+    }
     let fixture = RequestFixture(population: population)
     var sink = 0
     for _ in 0..<10_000 { fixture.next(); sink &+= instance.pick(fixture.request) ?? 0 }
@@ -75,7 +80,8 @@ print("ns per pick through the plugin's C function pointer (best of 5 x 2,000,00
 print("| strategy | 3 backends | 100 backends |")
 print("|---|---:|---:|")
 let only = Array(CommandLine.arguments.dropFirst())  // optional: strategy names to measure
-for name in ["round-robin", "weighted-round-robin", "sticky-round-robin", "least-connections", "power-of-two-choices", "source-ip-hash"]
+for name in ["round-robin", "weighted-round-robin", "sticky-round-robin", "least-connections", "power-of-two-choices", "source-ip-hash",
+             "peak-ewma", "bounded-load-hash", "maglev"]
     where only.isEmpty || only.contains(name) {
     let a = measure(name, backends: 3), b = measure(name, backends: 100)
     print("| \(name) | \(String(format1(a))) | \(String(format1(b))) |")
@@ -86,6 +92,11 @@ func format1(_ v: Double) -> String { String(Double(Int(v * 10)) / 10) }
 if only.isEmpty || only.contains("sticky-round-robin") {
     let worst = measure("sticky-round-robin", backends: 3, population: 0)
     print("sticky-round-robin worst case, a client never seen before on every pick (table miss + eviction): \(format1(worst)) ns")
+}
+
+if only.isEmpty || only.contains("bounded-load-hash") {
+    let idle3 = measure("bounded-load-hash", backends: 3, loaded: false), idle100 = measure("bounded-load-hash", backends: 100, loaded: false)
+    print("bounded-load-hash with nothing in flight (the key's backend is below any bound, no total read): \(format1(idle3)) / \(format1(idle100)) ns")
 }
 
 // Source-IP-hash balance and remap: 10 backends, 10,000 random IPv4 clients.
@@ -127,3 +138,5 @@ do {
     print("source-ip-hash, 10 backends, 10,000 random IPv4 clients: share min \(minShare)x max \(maxShare)x of fair;"
           + " removing one backend moved at most \(Double(Int(worstMoved * 1000)) / 10)% of clients; clients moved that were not on it: \(wrongMoves)")
 }
+
+if only.isEmpty || only.contains("maglev") { maglevFigures() }
