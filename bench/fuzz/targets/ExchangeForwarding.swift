@@ -194,9 +194,10 @@ enum ReferenceParser {
                 while true {
                     guard let sizeLine = line() else { return Result(messages: out, leftover: Array(bytes[start...])) }
                     let digits = sizeLine.prefix { (48...57).contains($0) || (65...70).contains($0) || (97...102).contains($0) }
-                    guard !digits.isEmpty, digits.count <= 15, let n = Int(String(decoding: digits, as: UTF8.self), radix: 16) else {
+                    guard !digits.isEmpty, digits.count <= 16, let big = UInt64(String(decoding: digits, as: UTF8.self), radix: 16) else {
                         return Result(error: "chunk size")
                     }
+                    let n = Int(min(big, UInt64(Int.max / 2)))
                     let rest = sizeLine[digits.count...]
                     if let f = rest.first, f != 59 && f != 32 && f != 9 { return Result(error: "chunk size junk") }
                     if n == 0 {
@@ -206,7 +207,7 @@ enum ReferenceParser {
                         }
                         break
                     }
-                    guard i + n + 2 <= bytes.count else { return Result(messages: out, leftover: Array(bytes[start...])) }
+                    guard n <= bytes.count - i - 2 else { return Result(messages: out, leftover: Array(bytes[start...])) }
                     body += bytes[i..<(i + n)]
                     i += n
                     guard bytes[i] == 13 && bytes[i + 1] == 10 else { return Result(error: "chunk data CRLF") }
