@@ -47,10 +47,7 @@ enum HeadRewriter {
                 ok = ok && out.append(UnsafeRawBufferPointer(start: base + s, count: e - s)) && out.append("\r\n")
                 continue
             case .contentLength where parsed.contentLengthNeedsRewrite:
-                if !contentLengthWritten {
-                    ok = ok && out.append("Content-Length: ") && out.appendDecimal(Int(parsed.contentLength)) && out.append("\r\n")
-                    contentLengthWritten = true
-                }
+                ok = ok && appendContentLengthOnce(parsed, &contentLengthWritten, into: &out)
                 continue
             default:
                 if parsed.isHopByHop(i, in: head) { continue }
@@ -98,10 +95,7 @@ enum HeadRewriter {
             case .transferEncoding where options.dechunk:
                 continue
             case .contentLength where parsed.contentLengthNeedsRewrite:
-                if !contentLengthWritten {
-                    ok = ok && out.append("Content-Length: ") && out.appendDecimal(Int(parsed.contentLength)) && out.append("\r\n")
-                    contentLengthWritten = true
-                }
+                ok = ok && appendContentLengthOnce(parsed, &contentLengthWritten, into: &out)
                 continue
             case .upgrade where switching:
                 break
@@ -120,5 +114,13 @@ enum HeadRewriter {
         ok = ok && out.append("\r\n")
         if !ok { out.writeIndex = mark }  // nothing half-written stays queued
         return ok
+    }
+
+    /// The one `Content-Length` line that replaces a list ("5, 5") or repeated lines.
+    @inline(__always)
+    static func appendContentLengthOnce(_ parsed: ParsedHead, _ written: inout Bool, into out: inout ByteBuffer) -> Bool {
+        guard !written else { return true }
+        written = true
+        return out.append("Content-Length: ") && out.appendDecimal(Int(parsed.contentLength)) && out.append("\r\n")
     }
 }

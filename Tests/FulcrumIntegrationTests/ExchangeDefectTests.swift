@@ -15,13 +15,13 @@ final class ExchangeDefectTests: XCTestCase {
             c.close()
         }
         defer { slowBody.stop() }
-        let f = try FulcrumServer(["-backend", slowBody.url, "-timeout", "1"] + ScriptedBackend.probeArguments)
+        let f = try slowBody.proxy(["-timeout", "1"])
         defer { f.stop() }
         let r = try TestHTTPConnection(port: f.port, timeout: 10).request("GET", "/")
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.text, "firstsecond")
 
-        let strict = try FulcrumServer(["-backend", slowBody.url, "-timeout", "1", "-body-timeout", "0.5"] + ScriptedBackend.probeArguments)
+        let strict = try slowBody.proxy(["-timeout", "1", "-body-timeout", "0.5"])
         defer { strict.stop() }
         let c = try TestHTTPConnection(port: strict.port, timeout: 10)
         try c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -48,13 +48,10 @@ final class ExchangeDefectTests: XCTestCase {
     func testIdempotentRequestIsRetriedAfterAReset() throws {
         let resetting = try ScriptedBackend { c, _ in c.reset() }
         defer { resetting.stop() }
-        let good = try ScriptedBackend { c, _ in
-            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            c.close()
-        }
+        let good = try ScriptedBackend.answeringOK()
         defer { good.stop() }
         // Round robin starts at the first backend: the resetting one.
-        let f = try FulcrumServer(["-backend", resetting.url, "-backend", good.url, "-workers", "1"] + ScriptedBackend.probeArguments)
+        let f = try resetting.proxy(["-backend", good.url, "-workers", "1"])
         defer { f.stop() }
         let r = try TestHTTPConnection(port: f.port, timeout: 5).request("PUT", "/thing")
         XCTAssertEqual(r.status, 200)
@@ -89,7 +86,7 @@ final class ExchangeDefectTests: XCTestCase {
             c.close()
         }
         defer { big.stop() }
-        let f = try FulcrumServer(["-backend", big.url] + ScriptedBackend.probeArguments)
+        let f = try big.proxy()
         defer { f.stop() }
         let c = try TestHTTPConnection(port: f.port, timeout: 5)
         try c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -116,7 +113,7 @@ final class ExchangeDefectTests: XCTestCase {
             c.close()
         }
         defer { bad.stop() }
-        let f = try FulcrumServer(["-backend", bad.url] + ScriptedBackend.probeArguments)
+        let f = try bad.proxy()
         defer { f.stop() }
         for _ in 0..<3 {
             let c = try TestHTTPConnection(port: f.port, timeout: 5)

@@ -29,12 +29,9 @@ final class FramingDefectTests: XCTestCase {
 
     /// Defect 1 (request side): a Connection header naming a framing header or Host.
     func testConnectionNamingAFramingHeaderIs400() throws {
-        let recorder = try ScriptedBackend { c, _ in
-            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            c.close()
-        }
+        let recorder = try ScriptedBackend.answeringOK()
         defer { recorder.stop() }
-        let f = try FulcrumServer(["-backend", recorder.url] + ScriptedBackend.probeArguments)
+        let f = try recorder.proxy()
         defer { f.stop() }
         for named in ["Content-Length", "content-length", "Transfer-Encoding", "Host", "keep-alive, Content-Length"] {
             let body = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -51,7 +48,7 @@ final class FramingDefectTests: XCTestCase {
             c.close()
         }
         defer { bad.stop() }
-        let f = try FulcrumServer(["-backend", bad.url] + ScriptedBackend.probeArguments)
+        let f = try bad.proxy()
         defer { f.stop() }
         let c = try TestHTTPConnection(port: f.port, timeout: 5)
         XCTAssertEqual(try c.request("GET", "/").status, 502)
@@ -106,7 +103,7 @@ final class FramingDefectTests: XCTestCase {
             c.close()
         }
         defer { recorder.stop() }
-        let f = try FulcrumServer(["-backend", recorder.url] + ScriptedBackend.probeArguments)
+        let f = try recorder.proxy()
         defer { f.stop() }
         for cl in ["Content-Length: 5, 5", "Content-Length: 5,5", "Content-Length: 5\r\nContent-Length: 5"] {
             let c = try TestHTTPConnection(port: f.port, timeout: 5)
@@ -152,12 +149,9 @@ final class FramingDefectTests: XCTestCase {
 
     /// RFC 9112 §3.2.2: an absolute-form target's authority wins over Host, for the backend too.
     func testAbsoluteFormAuthorityWinsOverHost() throws {
-        let recorder = try ScriptedBackend { c, _ in
-            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            c.close()
-        }
+        let recorder = try ScriptedBackend.answeringOK()
         defer { recorder.stop() }
-        let f = try FulcrumServer(["-backend", recorder.url] + ScriptedBackend.probeArguments)
+        let f = try recorder.proxy()
         defer { f.stop() }
         let c = try TestHTTPConnection(port: f.port, timeout: 5)
         try c.send("GET http://a.example:81/p?q HTTP/1.1\r\nHost: b.example\r\n\r\n")

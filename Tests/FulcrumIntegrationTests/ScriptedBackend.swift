@@ -101,6 +101,19 @@ final class ScriptedBackend: @unchecked Sendable {
     /// Proxy arguments that make probes use `/health`.
     static let probeArguments = ["-health-path", "/health", "-t", "60"]
 
+    /// A backend that answers every request `200 ok` and closes (the heads it saw are recorded).
+    static func answeringOK() throws -> ScriptedBackend {
+        try ScriptedBackend { c, _ in
+            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            c.close()
+        }
+    }
+
+    /// A fulcrum in front of `self` alone, probing `/health`.
+    func proxy(_ extra: [String] = []) throws -> FulcrumServer {
+        try FulcrumServer(["-backend", url] + ScriptedBackend.probeArguments + extra)
+    }
+
     init(_ script: @escaping @Sendable (ScriptedConnection, _ head: String) -> Void) throws {
         self.script = script
         let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
