@@ -29,6 +29,11 @@ public struct Options: Sendable {
     public var help = false
     public var version = false
     public var logLevel = LogLevel.info
+    // TLS (CONTRACT §8).
+    public var tlsListen: String?
+    public var tlsCertificates: [String] = []
+    public var tlsKeys: [String] = []
+    public var backendCA: String?
 
     public init() {}
 
@@ -73,6 +78,12 @@ public enum OptionParser {
       -rise N, -fall N         passes to return / failures to leave rotation  (default 2, 2)
       -probe-timeout SECONDS   one probe's time limit                         (default min(2, period))
 
+    TLS (OpenSSL 3, libssl.so.3, loaded at run time)
+      -tls-listen HOST:PORT    also serve HTTPS here
+      -tls-cert FILE           PEM certificate chain (repeatable, each with a -tls-key;
+      -tls-key FILE            the certificate is picked by SNI, the first is the default)
+      -backend-ca FILE         verify https:// backends against FILE, not the system CA store
+
     Control plane
       -admin HOST:PORT         admin API listener                  (default 127.0.0.1:8090)
       -admin-token TOKEN       require "Authorization: Bearer TOKEN" on the admin API
@@ -88,6 +99,7 @@ public enum OptionParser {
         "port", "listen", "admin", "algo", "algo-config", "t", "probe", "health-path", "rise", "fall", "probe-timeout",
         "header-timeout", "connect-timeout", "timeout", "body-timeout", "idle-timeout", "drain-timeout", "backend", "plugins", "workers",
         "state", "admin-token", "access-log", "log-level",
+        "tls-listen", "tls-cert", "tls-key", "backend-ca",
     ]
 
     public static func parse(_ arguments: [String]) throws(UsageError) -> Options {
@@ -179,11 +191,22 @@ public enum OptionParser {
             case "log-level":
                 guard let level = LogLevel(name: value) else { throw UsageError("invalid value \"\(value)\" for -log-level: debug, info, warn or error") }
                 o.logLevel = level
+            case "tls-listen":
+                guard splitHostPort(value) != nil else { throw UsageError("invalid value \"\(value)\" for -tls-listen: must be HOST:PORT") }
+                o.tlsListen = value
+            case "tls-cert": o.tlsCertificates.append(value)
+            case "tls-key": o.tlsKeys.append(value)
+            case "backend-ca": o.backendCA = value
             default:
                 throw UsageError("unknown flag \(arg) (see -help)")
             }
         }
         if let l = sawListen { o.listen = l } else if let p = sawPort { o.listen = p }
+        if o.tlsCertificates.count != o.tlsKeys.count {
+            throw UsageError("-tls-cert and -tls-key come in pairs: \(o.tlsCertificates.count) certificate(s), \(o.tlsKeys.count) key(s)")
+        }
+        if o.tlsListen != nil && o.tlsCertificates.isEmpty { throw UsageError("-tls-listen needs -tls-cert FILE and -tls-key FILE") }
+        if o.tlsListen == nil && !o.tlsCertificates.isEmpty { throw UsageError("-tls-cert/-tls-key need -tls-listen HOST:PORT") }
         if let token = o.adminToken, token.count < 1 { throw UsageError("-admin-token must not be empty") }
         return o
     }
