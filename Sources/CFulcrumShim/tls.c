@@ -114,12 +114,16 @@ static void set_err(char *err, size_t errlen, const char *fmt, const char *a, co
 int fulcrum_tls_load(char *err, size_t errlen) {
     pthread_mutex_lock(&lock);
     if (loaded == 0) {
-        void *ssl = dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
-        void *crypto = ssl ? dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL) : NULL;
+        /* FULCRUM_LIBSSL / FULCRUM_LIBCRYPTO: other paths or names (a non-standard install). */
+        const char *ssl_name = getenv("FULCRUM_LIBSSL"), *crypto_name = getenv("FULCRUM_LIBCRYPTO");
+        if (!ssl_name || !*ssl_name) ssl_name = "libssl.so.3";
+        if (!crypto_name || !*crypto_name) crypto_name = "libcrypto.so.3";
+        void *ssl = dlopen(ssl_name, RTLD_NOW | RTLD_LOCAL);
+        void *crypto = ssl ? dlopen(crypto_name, RTLD_NOW | RTLD_LOCAL) : NULL;
         loaded = -1;
         if (!ssl || !crypto) {
-            snprintf(load_error, sizeof load_error, "cannot load %s (install OpenSSL 3, e.g. apt-get install libssl3): %s",
-                     ssl ? "libcrypto.so.3" : "libssl.so.3", dlerror());
+            snprintf(load_error, sizeof load_error, "cannot load %s (TLS needs OpenSSL 3, e.g. apt-get install libssl3): %s",
+                     ssl ? crypto_name : ssl_name, dlerror());
         } else {
             const char *missing = NULL;
 #define RESOLVE(lib, name) \
@@ -249,11 +253,15 @@ fulcrum_tls_server_set *fulcrum_tls_server_set_new(const char *const *certs, con
             goto fail;
         }
         if (F.SSL_CTX_use_PrivateKey_file(ctx, keys[i], SSL_FILETYPE_PEM) != 1) {
-            set_err(err, errlen, "cannot load private key %s: %s", keys[i], openssl_reason(reason, sizeof reason));
+            openssl_reason(reason, sizeof reason);
+            /* OpenSSL checks the pair while loading the key (X509_R_KEY_VALUES_MISMATCH). */
+            if (strstr(reason, "key values mismatch")) goto mismatch;
+            set_err(err, errlen, "cannot load private key %s: %s", keys[i], reason);
             goto fail;
         }
         if (F.SSL_CTX_check_private_key(ctx) != 1) {
             F.ERR_clear_error();
+        mismatch:
             set_err(err, errlen, "private key %s does not match certificate %s", keys[i], certs[i]);
             goto fail;
         }
