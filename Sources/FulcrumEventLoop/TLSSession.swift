@@ -42,21 +42,25 @@ public final class TLSSession {
     /// The loop the connection lives on (it outlives every connection).
     unowned(unsafe) let loop: EventLoop
 
-    private init(raw: OpaquePointer, loop: EventLoop) {
+    /// To a backend (a failed handshake there is the operator's business: logged as a warning).
+    let toBackend: Bool
+
+    private init(raw: OpaquePointer, loop: EventLoop, toBackend: Bool) {
         self.raw = raw
         self.loop = loop
+        self.toBackend = toBackend
     }
 
     deinit { fulcrum_tls_free(raw) }
 
     /// A server session on an accepted socket, or nil when no certificate is installed.
     public static func accepting(fd: Int32, loop: EventLoop) -> TLSSession? {
-        fulcrum_tls_accept(fd).map { TLSSession(raw: $0, loop: loop) }
+        fulcrum_tls_accept(fd).map { TLSSession(raw: $0, loop: loop, toBackend: false) }
     }
 
     /// A client session to `host` (verified, SNI), or nil when the backend TLS context is not set up.
     public static func connecting(fd: Int32, host: String, loop: EventLoop) -> TLSSession? {
-        host.withCString { fulcrum_tls_connect(fd, $0) }.map { TLSSession(raw: $0, loop: loop) }
+        host.withCString { fulcrum_tls_connect(fd, $0) }.map { TLSSession(raw: $0, loop: loop, toBackend: true) }
     }
 
     /// Why the last call on this thread failed.
@@ -120,7 +124,9 @@ public final class TLSSession {
             return .wouldBlock
         }
         state = .failed
-        Log.debug("TLS handshake failed: \(TLSSession.lastError)")
+        if toBackend { Log.warn("TLS handshake with a backend failed: \(TLSSession.lastError)") } else {
+            Log.debug("TLS handshake failed: \(TLSSession.lastError)")
+        }
         return .failed(EPROTO)
     }
 
