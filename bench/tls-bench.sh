@@ -21,7 +21,15 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d
   -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
 head -c 1024 /dev/zero | tr '\0' x > "$dir/index.html"
 
-# The backend (and the peers' TLS front ends, when present).
+# The backend: its own nginx, so the peers' TLS front end (another nginx) does not share its worker.
+cat > "$dir/backend.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/backend.pid;
+error_log $dir/backend.err;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:18181; root $dir; } }
+CONF
 cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -31,7 +39,6 @@ events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:18181; root $dir; }
   upstream be { server 127.0.0.1:18181; keepalive 64; }
   server {
     listen 127.0.0.1:18444 ssl;
@@ -41,13 +48,14 @@ http {
   }
 }
 CONF
+nginx -c "$dir/backend.conf" -p "$dir" & pids+=($!)
 nginx -c "$dir/nginx.conf" -p "$dir" & pids+=($!)
 cat "$dir/cert.pem" "$dir/key.pem" > "$dir/both.pem"
 if command -v haproxy >/dev/null; then
   cat > "$dir/haproxy.cfg" <<CONF
 global
   nbthread $workers
-  maxconn 10000
+  maxconn 4000
 defaults
   mode http
   timeout connect 5s

@@ -164,13 +164,31 @@ static const char *openssl_reason(char *buf, size_t len) {
     return buf;
 }
 
+/* kTLS only where the kernel offers it: the "tls" upper-layer protocol is
+ * registered (module loaded; `modprobe tls` to have it). Otherwise OpenSSL
+ * is not asked to try, once per handshake, what cannot work. */
+static int kernel_offers_ktls(void) {
+    static int cached = -1;
+    if (cached >= 0) return cached;
+    char buf[256] = { 0 };
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
+    if (f) { if (!fgets(buf, sizeof buf, f)) buf[0] = 0; fclose(f); }
+    int found = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) if (strcmp(t, "tls") == 0) found = 1;
+    cached = found;
+    return cached;
+}
+
+int fulcrum_tls_ktls_available(void) { return kernel_offers_ktls(); }
+
 static SSL_CTX *common_ctx(const SSL_METHOD *method, uint64_t extra_options) {
     SSL_CTX *ctx = F.SSL_CTX_new(method);
     if (!ctx) return NULL;
     F.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
     /* A peer closing without close_notify is a normal close (HTTP frames its own messages). */
     F.SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                   SSL_OP_ENABLE_KTLS | extra_options);
+                                   (kernel_offers_ktls() ? SSL_OP_ENABLE_KTLS : 0) | extra_options);
     F.SSL_CTX_set_cipher_list(ctx, cipher_list);
     /* Partial writes: a big body goes out record by record. Moving buffer:
      * a retried write may come from a compacted (moved) buffer. */

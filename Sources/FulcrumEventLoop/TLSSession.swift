@@ -74,7 +74,14 @@ public final class TLSSession {
     /// progress waits on the other direction waits for that one instead
     /// (waiting for "writable" while OpenSSL needs input would spin).
     @inline(__always)
-    func adjust(_ interest: UInt32) -> UInt32 {
+    func adjust(_ interest: UInt32) -> UInt32 { Self.adjust(interest, readWantsWrite: readWantsWrite, writeWantsRead: writeWantsRead) }
+
+    /// Readiness as the handler understands it: "writable" is "readable" to a read that waits on a write, and vice versa.
+    @inline(__always)
+    func translate(_ events: UInt32) -> UInt32 { Self.translate(events, readWantsWrite: readWantsWrite, writeWantsRead: writeWantsRead) }
+
+    @inline(__always)
+    static func adjust(_ interest: UInt32, readWantsWrite: Bool, writeWantsRead: Bool) -> UInt32 {
         let rw = EventMask.readable | EventMask.writable
         var out = interest & ~rw
         if interest & EventMask.readable != 0 { out |= readWantsWrite ? EventMask.writable : EventMask.readable }
@@ -83,7 +90,7 @@ public final class TLSSession {
     }
 
     @inline(__always)
-    func translate(_ events: UInt32) -> UInt32 {
+    static func translate(_ events: UInt32, readWantsWrite: Bool, writeWantsRead: Bool) -> UInt32 {
         var e = events
         if readWantsWrite && e & EventMask.writable != 0 { e |= EventMask.readable }
         if writeWantsRead && e & EventMask.readable != 0 { e |= EventMask.writable }

@@ -67,6 +67,9 @@ const char *fulcrum_tls_error_text(void);
 long fulcrum_tls_probe(int fd, const char *host, const void *req, size_t reqlen, char *resp, size_t cap,
                        int timeout_ms, char *detail, size_t detaillen);
 
+/* 1 when the kernel offers kTLS (the "tls" ULP is registered): SSL_OP_ENABLE_KTLS is then set. */
+int fulcrum_tls_ktls_available(void);
+
 /* Counters since start, by side (0 = clients, 1 = backends):
  * [side*6 + 0] handshakes ok, +1 failed, +2 TLS 1.2, +3 TLS 1.3, +4 resumed, +5 kTLS send. */
 enum { FULCRUM_TLS_STAT_COUNT = 12 };
