@@ -32,6 +32,7 @@ http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:181
 CONF
 cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
+master_process off;
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/nginx.err;
@@ -49,7 +50,7 @@ http {
 }
 CONF
 nginx -c "$dir/backend.conf" -p "$dir" & pids+=($!)
-nginx -c "$dir/nginx.conf" -p "$dir" & pids+=($!)
+nginx -c "$dir/nginx.conf" -p "$dir" & pids+=($!); nginx_pid=$!
 cat "$dir/cert.pem" "$dir/key.pem" > "$dir/both.pem"
 if command -v haproxy >/dev/null; then
   cat > "$dir/haproxy.cfg" <<CONF
@@ -68,26 +69,30 @@ backend be
   http-reuse always
   server s1 127.0.0.1:18181
 CONF
-  haproxy -f "$dir/haproxy.cfg" & pids+=($!)
+  haproxy -f "$dir/haproxy.cfg" & pids+=($!); haproxy_pid=$!
 fi
 "$bin" -listen 127.0.0.1:18180 -tls-listen 127.0.0.1:18443 -tls-cert "$dir/cert.pem" -tls-key "$dir/key.pem" \
-  -admin 127.0.0.1:0 -workers "$workers" -t 60 -backend http://127.0.0.1:18181 2>"$dir/fulcrum.log" & pids+=($!)
+  -admin 127.0.0.1:0 -workers "$workers" -t 60 -backend http://127.0.0.1:18181 2>"$dir/fulcrum.log" & pids+=($!); fulcrum_pid=$!
 for _ in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:18443/ && break; sleep 0.1; done
 
-row() {  # name url [wrk args...]
-  local name=$1 url=$2; shift 2
-  local out
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+row() {  # name pid url [wrk args...]; req/s, p99 and the proxy's CPU per request
+  local name=$1 pid=$2 url=$3; shift 3
+  local out t0 t1 n
+  t0=$(ticks "$pid")
   out=$(wrk -t1 -c"$conns" -d"${duration}s" --latency "$@" "$url" 2>&1)
-  printf '%-34s %12s req/s   p99 %s\n' "$name" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk '/ 99%/ {print $2}' <<<"$out")"
+  t1=$(ticks "$pid")
+  n=$(awk '/requests in/ {print $1}' <<<"$out")
+  printf '%-32s %10s req/s  p99 %-8s %7s us CPU/req\n' "$name" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
+    "$(awk '/ 99%/ {print $2}' <<<"$out")" "$(awk -v t="$((t1 - t0))" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
 }
-echo "wrk -t1 -c$conns -d${duration}s, Fulcrum -workers $workers, backend nginx 1 KiB"
-row "fulcrum plain keep-alive" http://127.0.0.1:18180/
-row "fulcrum https keep-alive" https://127.0.0.1:18443/
-row "fulcrum https new connections" https://127.0.0.1:18443/ -H "Connection: close"
-row "nginx https keep-alive" https://127.0.0.1:18444/
-row "nginx https new connections" https://127.0.0.1:18444/ -H "Connection: close"
+echo "wrk -t1 -c$conns -d${duration}s, Fulcrum -workers $workers, backend nginx 1 KiB; kTLS offered: $(grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null && echo yes || echo no)"
+row "fulcrum plain keep-alive" "$fulcrum_pid" http://127.0.0.1:18180/
+row "fulcrum https keep-alive" "$fulcrum_pid" https://127.0.0.1:18443/
+row "fulcrum https new connections" "$fulcrum_pid" https://127.0.0.1:18443/ -H "Connection: close"
+row "nginx https keep-alive" "$nginx_pid" https://127.0.0.1:18444/
+row "nginx https new connections" "$nginx_pid" https://127.0.0.1:18444/ -H "Connection: close"
 if command -v haproxy >/dev/null; then
-  row "haproxy https keep-alive" https://127.0.0.1:18445/
-  row "haproxy https new connections" https://127.0.0.1:18445/ -H "Connection: close"
+  row "haproxy https keep-alive" "$haproxy_pid" https://127.0.0.1:18445/
+  row "haproxy https new connections" "$haproxy_pid" https://127.0.0.1:18445/ -H "Connection: close"
 fi
-grep -c . "$dir/fulcrum.log" >/dev/null || true

@@ -447,6 +447,16 @@ long fulcrum_tls_write(fulcrum_tls_conn *c, const void *buf, size_t len) {
     return r > 0 ? r : outcome(c, r);
 }
 
+long fulcrum_tls_write2(fulcrum_tls_conn *c, const void *a, size_t alen, const void *b, size_t blen) {
+    /* One record for a small head and the start of its body: one write(2), one record header. */
+    static __thread unsigned char scratch[FULCRUM_TLS_RECORD];
+    if (alen >= FULCRUM_TLS_RECORD) return fulcrum_tls_write(c, a, alen);
+    size_t take = blen < FULCRUM_TLS_RECORD - alen ? blen : FULCRUM_TLS_RECORD - alen;
+    memcpy(scratch, a, alen);
+    memcpy(scratch + alen, b, take);
+    return fulcrum_tls_write(c, scratch, alen + take);
+}
+
 int fulcrum_tls_pending(fulcrum_tls_conn *c) { return F.SSL_pending(c->ssl); }
 
 void fulcrum_tls_shutdown(fulcrum_tls_conn *c) {

@@ -11,7 +11,7 @@ open class EventHandler {
     public var isOpen: Bool { fd >= 0 }
     /// The TLS session when this connection is encrypted (nil: plain, the
     /// only cost being this check in `SocketIO` and the loop).
-    public var tls: TLSSession?
+    public final var tls: TLSSession?
 
     /// The loop's own reference while registered (released after the batch
     /// in which the handler is closed, so late events in that batch are safe).

@@ -169,21 +169,23 @@ public final class TLSSession {
             if state != .established { return .failed(EPIPE) }
         }
         var total = 0
-        if aCount > 0 {
-            let o = writeAll(handler, a!, aCount, &total)
-            if total < aCount { return o }
+        if aCount > 0 && bCount > 0 && aCount < Int(FULCRUM_TLS_RECORD) {
+            // A head and the start of its body: one record, one system call.
+            let n = fulcrum_tls_write2(raw, a, aCount, b, bCount)
+            if n <= 0 { return classify(read: false, n, handler) }
+            total = n
         }
-        if bCount > 0 {
-            let o = writeAll(handler, b!, bCount, &total)
-            if total < aCount + bCount { return o }
-        }
+        if total < aCount, let o = writeAll(handler, a! + total, aCount - total, &total) { return o }
+        let bDone = total - aCount
+        if bCount > bDone, let o = writeAll(handler, b! + bDone, bCount - bDone, &total) { return o }
         if writeWantsRead { want(read: false, 0, handler) }
         return total > 0 ? .bytes(total) : .wouldBlock
     }
 
-    /// Writes `count` bytes at `p`, adding what went to `total`; the outcome when it stopped short.
+    /// Writes `count` bytes at `p`, adding what went to `total`; nil when all
+    /// went, else what to report (the bytes so far, or why none went).
     @inline(__always)
-    private func writeAll(_ handler: EventHandler, _ p: UnsafeRawPointer, _ count: Int, _ total: inout Int) -> IOOutcome {
+    private func writeAll(_ handler: EventHandler, _ p: UnsafeRawPointer, _ count: Int, _ total: inout Int) -> IOOutcome? {
         var done = 0
         defer { total += done }
         while done < count {
@@ -193,7 +195,7 @@ public final class TLSSession {
             // Report what went; the retry starts where this stopped.
             return total + done > 0 && o == .wouldBlock ? .bytes(total + done) : o
         }
-        return .bytes(total + done)
+        return nil
     }
 
     /// close_notify, once.

@@ -53,6 +53,13 @@ void fulcrum_tls_free(fulcrum_tls_conn *c);
 long fulcrum_tls_handshake(fulcrum_tls_conn *c);
 long fulcrum_tls_read(fulcrum_tls_conn *c, void *buf, size_t len);
 long fulcrum_tls_write(fulcrum_tls_conn *c, const void *buf, size_t len);
+/* The largest TLS record's payload. */
+enum { FULCRUM_TLS_RECORD = 16384 };
+/* Writes `a` and the start of `b` as one record (at most FULCRUM_TLS_RECORD
+ * bytes, copied through a per-thread scratch buffer): a response head and the
+ * first body bytes in one write(2). A retry after WANT_WRITE must pass the
+ * same a and b again (it does: nothing was consumed). */
+long fulcrum_tls_write2(fulcrum_tls_conn *c, const void *a, size_t alen, const void *b, size_t blen);
 /* Decrypted bytes OpenSSL holds that the socket's readiness will not report. */
 int fulcrum_tls_pending(fulcrum_tls_conn *c);
 /* Sends close_notify once, best effort, never blocking. */
