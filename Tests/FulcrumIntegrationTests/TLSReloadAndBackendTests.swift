@@ -104,6 +104,11 @@ final class TLSReloadAndBackendTests: XCTestCase {
         let outerTLS = try outer.tlsPort()
         eventually(10, "https backend healthy") { (try? outer.backend(upstream)?["healthy"] as? Bool) == true }
 
+        // POST /register takes https:// too (probed over TLS at once).
+        let again = try outer.admin("POST", "/register", json: "{\"address\":\"\(upstream)\",\"weight\":2}")
+        XCTAssertEqual(again.status, 200, String(decoding: again.body, as: UTF8.self))
+        XCTAssertTrue(String(decoding: again.body, as: UTF8.self).contains("\"server\":\"\(upstream)\""))
+
         // Plain client → HTTPS backend, and HTTPS client → HTTPS backend, keep-alive.
         let plain = try outer.get("/headers")
         XCTAssertEqual(plain.status, 200)
