@@ -21,6 +21,7 @@ typedef struct X509_VERIFY_PARAM_st X509_VERIFY_PARAM;
 typedef struct bio_st BIO;
 
 #define SSL_CTRL_MODE 33
+#define SSL_CTRL_SET_READ_AHEAD 41
 #define SSL_CTRL_SET_TLSEXT_SERVERNAME_CB 53
 #define SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG 54
 #define SSL_CTRL_SET_TLSEXT_HOSTNAME 55
@@ -80,6 +81,7 @@ static struct {
     int (*SSL_write)(SSL *, const void *, int);
     int (*SSL_get_error)(const SSL *, int);
     int (*SSL_pending)(const SSL *);
+    int (*SSL_has_pending)(const SSL *);
     int (*SSL_shutdown)(SSL *);
     long (*SSL_ctrl)(SSL *, int, long, void *);
     SSL_CTX *(*SSL_set_SSL_CTX)(SSL *, SSL_CTX *);
@@ -137,7 +139,7 @@ int fulcrum_tls_load(char *err, size_t errlen) {
             RESOLVE(ssl, SSL_CTX_set_default_verify_paths) RESOLVE(ssl, SSL_CTX_load_verify_locations)
             RESOLVE(ssl, SSL_new) RESOLVE(ssl, SSL_free) RESOLVE(ssl, SSL_set_fd) RESOLVE(ssl, SSL_set_accept_state)
             RESOLVE(ssl, SSL_set_connect_state) RESOLVE(ssl, SSL_do_handshake) RESOLVE(ssl, SSL_read)
-            RESOLVE(ssl, SSL_write) RESOLVE(ssl, SSL_get_error) RESOLVE(ssl, SSL_pending) RESOLVE(ssl, SSL_shutdown)
+            RESOLVE(ssl, SSL_write) RESOLVE(ssl, SSL_get_error) RESOLVE(ssl, SSL_pending) RESOLVE(ssl, SSL_has_pending) RESOLVE(ssl, SSL_shutdown)
             RESOLVE(ssl, SSL_ctrl) RESOLVE(ssl, SSL_set_SSL_CTX) RESOLVE(ssl, SSL_get_servername)
             RESOLVE(ssl, SSL_version) RESOLVE(ssl, SSL_session_reused) RESOLVE(ssl, SSL_set1_host)
             RESOLVE(ssl, SSL_get0_param) RESOLVE(ssl, SSL_get_verify_result) RESOLVE(ssl, SSL_get_wbio)
@@ -193,6 +195,10 @@ static SSL_CTX *common_ctx(const SSL_METHOD *method, uint64_t extra_options) {
     /* Partial writes: a big body goes out record by record. Moving buffer:
      * a retried write may come from a compacted (moved) buffer. */
     F.SSL_CTX_ctrl(ctx, SSL_CTRL_MODE, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, NULL);
+    /* Read-ahead: one read(2) takes whatever the socket has, instead of a
+     * record header and then its body. Buffered ciphertext is then invisible
+     * to epoll: fulcrum_tls_pending reports it (SSL_has_pending). */
+    F.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_READ_AHEAD, 1, NULL);
     return ctx;
 }
 
@@ -457,7 +463,7 @@ long fulcrum_tls_write2(fulcrum_tls_conn *c, const void *a, size_t alen, const v
     return fulcrum_tls_write(c, scratch, alen + take);
 }
 
-int fulcrum_tls_pending(fulcrum_tls_conn *c) { return F.SSL_pending(c->ssl); }
+int fulcrum_tls_pending(fulcrum_tls_conn *c) { return F.SSL_pending(c->ssl) > 0 || F.SSL_has_pending(c->ssl); }
 
 void fulcrum_tls_shutdown(fulcrum_tls_conn *c) {
     F.ERR_clear_error();

@@ -167,7 +167,12 @@ public final class EventLoop: @unchecked Sendable {
                     let e = events[i]
                     let handler = Unmanaged<EventHandler>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(e.token))!).takeUnretainedValue()
                     if handler !== wakeHandler && handler.fd >= 0 {
-                        if let tls = handler.tls { handler.handleEvent(tls.translate(e.events)) } else { handler.handleEvent(e.events) }
+                        if let tls = handler.tls {
+                            if e.events & EventMask.readable != 0 { tls.socketReadable() }
+                            handler.handleEvent(tls.translate(e.events))
+                        } else {
+                            handler.handleEvent(e.events)
+                        }
                     }
                 }
             } else if n < 0 && errno != EINTR {

@@ -38,6 +38,10 @@ public final class TLSSession {
     var registered: UInt32 = 0
     /// In the loop's pending list.
     var pendingQueued = false
+    /// The last read wanted more from the socket: whatever OpenSSL holds is
+    /// a partial record, so only a real readable event can help (no
+    /// synthetic ones until then, or a partial record would spin the loop).
+    var starved = false
 
     /// The loop the connection lives on (it outlives every connection).
     unowned(unsafe) let loop: EventLoop
@@ -66,7 +70,11 @@ public final class TLSSession {
     /// Why the last call on this thread failed.
     public static var lastError: String { String(cString: fulcrum_tls_error_text()) }
 
-    var hasPending: Bool { state == .established && fulcrum_tls_pending(raw) > 0 }
+    var hasPending: Bool { state == .established && !starved && fulcrum_tls_pending(raw) > 0 }
+
+    /// The socket reported readable: new bytes may complete a record.
+    @inline(__always)
+    func socketReadable() { starved = false }
 
     // MARK: interest
 
@@ -147,6 +155,7 @@ public final class TLSSession {
         let n = fulcrum_tls_read(raw, buffer.writableStart, buffer.writableCount)
         if n > 0 {
             buffer.writeIndex += n
+            starved = false
             if readWantsWrite { want(read: true, 0, handler) }
             if fulcrum_tls_pending(raw) > 0 { loop.notePending(handler) }
             return .bytes(n)
@@ -208,6 +217,7 @@ public final class TLSSession {
     private func classify(read: Bool, _ n: Int, _ handler: EventHandler) -> IOOutcome {
         switch n {
         case FULCRUM_TLS_WANT_READ, FULCRUM_TLS_WANT_WRITE:
+            if read && n == FULCRUM_TLS_WANT_READ { starved = true }
             want(read: read, n, handler)
             return .wouldBlock
         case FULCRUM_TLS_EOF:

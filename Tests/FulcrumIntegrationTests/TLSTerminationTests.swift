@@ -123,4 +123,27 @@ final class TLSTerminationTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(try proxy.metric("fulcrum_tls_resumed_sessions_total{side=\"client\"}"), 2)
         XCTAssertGreaterThanOrEqual(try proxy.metric("fulcrum_tls_handshakes_by_version_total{side=\"client\",version=\"TLSv1.2\"}"), 2)
     }
+
+    /// Pipelined requests in one TLS write (OpenSSL reads ahead: the later
+    /// requests wait as ciphertext epoll cannot see), then an idle proxy
+    /// that does not spin on what it buffered.
+    func testPipelinedRequestsOverTLSAndNoBusyLoopAfterwards() throws {
+        let f = try TLSFixture.get()
+        let backend = try BackendServer()
+        let (proxy, port) = try startProxy(f, backend: backend)
+        defer { proxy.stop() }
+        let held = try HeldTLSConnection(port: port, serverName: "a.test", ca: f.ca)
+        defer { held.close() }
+        held.send((1...3).map { "GET /headers HTTP/1.1\r\nHost: pipe\($0)\r\n\r\n" }.joined())
+        eventually(10, "three pipelined responses") { (1...3).allSatisfy { held.output.contains("Host: pipe\($0)") } }
+        // Idle with the connection open: the proxy's CPU time stays flat.
+        func ticks() -> Int {
+            let stat = (try? String(contentsOfFile: "/proc/\(proxy.child.pid)/stat", encoding: .utf8)) ?? ""
+            let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+            return fields.count > 13 ? (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0) : 0
+        }
+        let before = ticks()
+        Thread.sleep(forTimeInterval: 1.0)
+        XCTAssertLessThan(ticks() - before, 20, "an idle TLS connection made the proxy spin")
+    }
 }

@@ -60,7 +60,8 @@ enum { FULCRUM_TLS_RECORD = 16384 };
  * first body bytes in one write(2). A retry after WANT_WRITE must pass the
  * same a and b again (it does: nothing was consumed). */
 long fulcrum_tls_write2(fulcrum_tls_conn *c, const void *a, size_t alen, const void *b, size_t blen);
-/* Decrypted bytes OpenSSL holds that the socket's readiness will not report. */
+/* 1 when OpenSSL holds bytes (decrypted, or read ahead) that the socket's
+ * readiness will not report; may be a partial record (a read then wants more). */
 int fulcrum_tls_pending(fulcrum_tls_conn *c);
 /* Sends close_notify once, best effort, never blocking. */
 void fulcrum_tls_shutdown(fulcrum_tls_conn *c);
