@@ -1,8 +1,8 @@
 /*
- * TLS through the system's OpenSSL 3, loaded with dlopen at run time (tls.c).
+ * TLS through the system's OpenSSL 3, loaded with dlopen at run time (tls_*.c).
  *
  * `swift build` must work where only libssl.so.3 is installed (no headers),
- * so no OpenSSL header is included anywhere: tls.c declares the opaque types
+ * so no OpenSSL header is included anywhere: tls_internal.h declares the opaque types
  * and the few functions it resolves by hand. OpenSSL 3's ABI is stable within
  * 3.x. Function-like macros (SSL_CTX_set_min_proto_version, …) are spelled as
  * the SSL_ctrl / SSL_CTX_ctrl calls they expand to.
