@@ -1,5 +1,5 @@
-/// A backend address of the form `http://host:port`, the only form Fulcrum
-/// registers. `host` is a name, an IPv4 literal, or an IPv6 literal in
+/// A backend address of the form `http://host:port` or `https://host:port`
+/// (TLS to the backend), the forms Fulcrum registers. `host` is a name, an IPv4 literal, or an IPv6 literal in
 /// brackets; the port is 1…65535; nothing may follow the port but an
 /// optional "/".
 public struct FulcrumAddress: Equatable, Sendable, CustomStringConvertible {
@@ -7,26 +7,30 @@ public struct FulcrumAddress: Equatable, Sendable, CustomStringConvertible {
     public let host: String
     public let port: UInt16
     public let isIPv6Literal: Bool
+    /// `https://`: the backend speaks TLS.
+    public let isTLS: Bool
 
-    public init(host: String, port: UInt16, isIPv6Literal: Bool = false) {
+    public init(host: String, port: UInt16, isIPv6Literal: Bool = false, isTLS: Bool = false) {
         self.host = host
         self.port = port
         self.isIPv6Literal = isIPv6Literal
+        self.isTLS = isTLS
     }
 
-    /// The canonical text: "http://host:port" (brackets kept for IPv6).
-    public var description: String { "http://\(hostForURL):\(port)" }
+    /// The canonical text: "http://host:port" or "https://host:port" (brackets kept for IPv6).
+    public var description: String { "\(isTLS ? "https" : "http")://\(hostForURL):\(port)" }
     /// host:port as a Host header value.
     public var authority: String { "\(hostForURL):\(port)" }
     var hostForURL: String { isIPv6Literal ? "[\(host)]" : host }
 
     /// Parses `text`, or returns a reason it is not a valid backend address.
     public static func parse(_ text: String) -> Result<FulcrumAddress, AddressError> {
-        let scheme = "http://"
-        guard text.lowercased().hasPrefix(scheme) else {
-            return .failure(AddressError("address must look like http://host:port"))
+        let lower = text.lowercased()
+        let tls = lower.hasPrefix("https://")
+        guard tls || lower.hasPrefix("http://") else {
+            return .failure(AddressError("address must look like http://host:port or https://host:port"))
         }
-        var rest = Substring(text.dropFirst(scheme.count))
+        var rest = Substring(text.dropFirst(tls ? 8 : 7))
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         guard !rest.isEmpty else { return .failure(AddressError("address has no host")) }
         var host: Substring
@@ -55,7 +59,7 @@ public struct FulcrumAddress: Equatable, Sendable, CustomStringConvertible {
         guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
               let port = Int(portText), port >= 1, port <= 65535
         else { return .failure(AddressError("port must be a number from 1 to 65535")) }
-        return .success(FulcrumAddress(host: String(host).lowercased(), port: UInt16(port), isIPv6Literal: v6))
+        return .success(FulcrumAddress(host: String(host).lowercased(), port: UInt16(port), isIPv6Literal: v6, isTLS: tls))
     }
 }
 

@@ -90,6 +90,8 @@ public final class AdminAPI: Sendable {
                 respond(AdminResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
                                       body: Array(MetricsExposition.render(self).utf8)))
             }
+        case "/tls/reload":
+            if only("POST") { respond(reloadTLS()) }
         case "/healthz":
             if only("GET", "HEAD") { respond(Self.success(["uptime_seconds": .number(uptime, isInteger: false)])) }
         case "/", "/index.html":
@@ -99,6 +101,13 @@ public final class AdminAPI: Sendable {
         default:
             respond(Self.fail(404, "no such endpoint: \(r.path)"))
         }
+    }
+
+    /// `POST /tls/reload`: re-reads the certificate files (as SIGHUP does).
+    func reloadTLS() -> AdminResponse {
+        guard let certificates = TLSCertificates.installed else { return Self.fail(404, "TLS is not enabled (-tls-listen)") }
+        if let why = certificates.reload() { return Self.fail(422, "reload failed, previous certificates kept: \(why)") }
+        return Self.success(["certificates": .integer(certificates.pairs.count)])
     }
 
     var uptime: Double { Double(Clock.monotonicNanos() - startedAt) / 1e9 }

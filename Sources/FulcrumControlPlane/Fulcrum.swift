@@ -116,8 +116,14 @@ public enum Fulcrum {
             do { accessLog = try AccessLogFile(path: path) } catch { throw StartError(error.description) }
         }
 
+        // TLS: OpenSSL is loaded only when a TLS flag (or an https:// backend) asks for it.
+        let tlsListen = try o.tlsListen.map { text throws(StartError) in try resolve(text, flag: "-tls-listen") }
+        _ = try TLSCertificates.start(o)
+        TLSCertificates.watchSIGHUP()
+
         // Bind everything before registering anything: a port in use fails fast.
         var config = ProxyConfig(listen: listen, workers: o.workers)
+        config.tlsListen = tlsListen
         config.headerTimeout = UInt64(o.headerTimeout * 1000)
         config.idleTimeout = UInt64(o.idleTimeout * 1000)
         config.connectTimeout = UInt64(o.connectTimeout * 1000)
@@ -125,7 +131,7 @@ public enum Fulcrum {
         config.bodyTimeout = UInt64(o.bodyTimeout * 1000)
         let selection = Published(StrategySelection(descriptor: strategy, config: o.algoConfig))
         let proxy = Proxy(config: config, registry: registry, selection: selection, accessLog: accessLog)
-        do { try proxy.start() } catch { throw StartError("\(error) (-listen/-port)") }
+        do { try proxy.start() } catch { throw StartError("\(error) (-listen/-port\(tlsListen == nil ? "" : "/-tls-listen"))") }
 
         let health = HealthChecker(registry: registry, probe: probe, period: o.period, timeout: o.effectiveProbeTimeout)
         let registrar = Registrar(registry: registry, probe: probe, timeout: o.effectiveProbeTimeout, healthChecker: health)
@@ -189,7 +195,7 @@ public enum Fulcrum {
         health.start()
 
         let eligible = registry.snapshot.eligible.count
-        Console.error("fulcrum \(FulcrumVersion.string): proxy listening on \(proxy.boundAddress) (\(proxy.workers.count) workers), "
+        Console.error("fulcrum \(FulcrumVersion.string): proxy listening on \(proxy.boundAddress)\(proxy.boundTLSAddress.map { ", HTTPS on \($0)" } ?? "") (\(proxy.workers.count) workers), "
                       + "admin API on \(admin.address), strategy \(strategy.name), \(eligible)/\(registry.snapshot.all.count) backends in rotation")
         if o.demo {
             DemoTour.start(proxy: proxy.boundAddress, admin: admin.address, token: o.adminToken, backends: demoBackends)

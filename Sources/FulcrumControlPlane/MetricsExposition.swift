@@ -51,6 +51,8 @@ enum MetricsExposition {
             sample("fulcrum_upstream_duration_seconds_count", [("backend", s.address)], c.count)
         }
 
+        TLSCertificates.metrics(family, sample)
+
         family("fulcrum_responses_total", "counter", "Responses sent to clients, proxied or made by Fulcrum (400, 408, 502, 503, 504…), by status.")
         for code in 100..<600 {
             let n = workers.reduce(UInt64(0)) { $0 + $1.metrics.responses(status: code) }

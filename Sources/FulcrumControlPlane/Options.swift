@@ -34,6 +34,11 @@ public struct Options: Sendable {
     public var logLevel = LogLevel.info
     /// -slow-start: ramp window in seconds for backends entering rotation (nil: off).
     public var slowStart: Double?
+    // TLS (CONTRACT §8).
+    public var tlsListen: String?
+    public var tlsCertificates: [String] = []
+    public var tlsKeys: [String] = []
+    public var backendCA: String?
 
     public init() {}
 
@@ -81,6 +86,12 @@ public enum OptionParser {
       -rise N, -fall N         passes to return / failures to leave rotation  (default 2, 2)
       -probe-timeout SECONDS   one probe's time limit                         (default min(2, period))
 
+    TLS (OpenSSL 3, libssl.so.3, loaded at run time)
+      -tls-listen HOST:PORT    also serve HTTPS here
+      -tls-cert FILE           PEM certificate chain (repeatable, each with a -tls-key;
+      -tls-key FILE            the certificate is picked by SNI, the first is the default)
+      -backend-ca FILE         verify https:// backends against FILE, not the system CA store
+
     Control plane
       -admin HOST:PORT         admin API listener                  (default 127.0.0.1:8090)
       -admin-token TOKEN       require "Authorization: Bearer TOKEN" on the admin API
@@ -99,6 +110,7 @@ public enum OptionParser {
         "port", "listen", "admin", "algo", "algo-config", "t", "probe", "health-path", "rise", "fall", "probe-timeout",
         "header-timeout", "connect-timeout", "timeout", "body-timeout", "idle-timeout", "drain-timeout", "backend", "plugins", "workers",
         "state", "registry", "admin-token", "access-log", "log-level", "slow-start",
+        "tls-listen", "tls-cert", "tls-key", "backend-ca",
     ]
 
     public static func parse(_ arguments: [String]) throws(UsageError) -> Options {
@@ -194,6 +206,12 @@ public enum OptionParser {
             case "log-level":
                 guard let level = LogLevel(name: value) else { throw UsageError("invalid value \"\(value)\" for -log-level: debug, info, warn or error") }
                 o.logLevel = level
+            case "tls-listen":
+                guard splitHostPort(value) != nil else { throw UsageError("invalid value \"\(value)\" for -tls-listen: must be HOST:PORT") }
+                o.tlsListen = value
+            case "tls-cert": o.tlsCertificates.append(value)
+            case "tls-key": o.tlsKeys.append(value)
+            case "backend-ca": o.backendCA = value
             default:
                 throw UsageError("unknown flag \(arg) (see -help)")
             }
@@ -202,6 +220,11 @@ public enum OptionParser {
         if o.registry != nil && o.stateFile != nil {
             throw UsageError("-state and -registry cannot be combined: with -registry, etcd keeps the registrations")
         }
+        if o.tlsCertificates.count != o.tlsKeys.count {
+            throw UsageError("-tls-cert and -tls-key come in pairs: \(o.tlsCertificates.count) certificate(s), \(o.tlsKeys.count) key(s)")
+        }
+        if o.tlsListen != nil && o.tlsCertificates.isEmpty { throw UsageError("-tls-listen needs -tls-cert FILE and -tls-key FILE") }
+        if o.tlsListen == nil && !o.tlsCertificates.isEmpty { throw UsageError("-tls-cert/-tls-key need -tls-listen HOST:PORT") }
         if let token = o.adminToken, token.count < 1 { throw UsageError("-admin-token must not be empty") }
         return o
     }

@@ -9,6 +9,9 @@ open class EventHandler {
     /// The epoll events currently asked for.
     public internal(set) var interest: UInt32 = 0
     public var isOpen: Bool { fd >= 0 }
+    /// The TLS session when this connection is encrypted (nil: plain, the
+    /// only cost being this check in `SocketIO` and the loop).
+    public final var tls: TLSSession?
 
     /// The loop's own reference while registered (released after the batch
     /// in which the handler is closed, so late events in that batch are safe).

@@ -19,6 +19,8 @@ public final class EventLoop: @unchecked Sendable {
     private static let batch = 256
     private var graveyard: [EventHandler] = []
     private var queues: [DeadlineQueue] = []
+    /// TLS handlers whose sessions hold decrypted bytes (see `notePending`).
+    private var tlsPending: [EventHandler] = []
     private var running = false
     private let tasks = Mutex<[@Sendable () -> Void]>([])
     /// Coarse monotonic milliseconds, read once per batch.
@@ -59,6 +61,11 @@ public final class EventLoop: @unchecked Sendable {
     public func register(_ handler: EventHandler, fd: Int32, events: UInt32) -> Bool {
         handler.fd = fd
         handler.interest = events
+        var events = events
+        if let tls = handler.tls {
+            events = tls.adjust(events)
+            tls.registered = events
+        }
         let token = UInt64(UInt(bitPattern: Unmanaged.passUnretained(handler).toOpaque()))
         guard fulcrum_epoll_ctl(epfd, Int32(FULCRUM_EPOLL_CTL_ADD), fd, events, token) == 0 else { return false }
         handler.retainedByLoop = Unmanaged.passRetained(handler)
@@ -68,10 +75,49 @@ public final class EventLoop: @unchecked Sendable {
     /// Changes what `handler` waits for; a no-op when unchanged.
     @inline(__always)
     public func setInterest(_ handler: EventHandler, _ events: UInt32) {
+        if let tls = handler.tls { setTLSInterest(handler, tls, events); return }
         guard handler.fd >= 0, handler.interest != events else { return }
         handler.interest = events
         let token = UInt64(UInt(bitPattern: Unmanaged.passUnretained(handler).toOpaque()))
         _ = fulcrum_epoll_ctl(epfd, Int32(FULCRUM_EPOLL_CTL_MOD), handler.fd, events, token)
+    }
+
+    /// A TLS handler's interest: what it asked for, adjusted for what
+    /// OpenSSL waits on; buffered plaintext counts as readable.
+    @inline(never)
+    func setTLSInterest(_ handler: EventHandler, _ tls: TLSSession, _ events: UInt32) {
+        guard handler.fd >= 0 else { return }
+        handler.interest = events
+        if events & EventMask.readable != 0 && tls.hasPending { notePending(handler) }
+        let actual = tls.adjust(events)
+        guard actual != tls.registered else { return }
+        tls.registered = actual
+        let token = UInt64(UInt(bitPattern: Unmanaged.passUnretained(handler).toOpaque()))
+        _ = fulcrum_epoll_ctl(epfd, Int32(FULCRUM_EPOLL_CTL_MOD), handler.fd, actual, token)
+    }
+
+    /// Re-registers a TLS handler after its session's wants changed.
+    func refreshInterest(_ handler: EventHandler) {
+        if let tls = handler.tls { setTLSInterest(handler, tls, handler.interest) }
+    }
+
+    /// `handler`'s session holds decrypted bytes: it gets a readable event
+    /// after this batch (epoll cannot report them).
+    func notePending(_ handler: EventHandler) {
+        guard let tls = handler.tls, !tls.pendingQueued else { return }
+        tls.pendingQueued = true
+        tlsPending.append(handler)
+    }
+
+    /// Delivers the synthetic readable events (one round per batch).
+    private func deliverPending() {
+        let list = tlsPending
+        tlsPending.removeAll(keepingCapacity: true)
+        for h in list {
+            guard let tls = h.tls else { continue }
+            tls.pendingQueued = false
+            if h.fd >= 0 && h.interest & EventMask.readable != 0 && tls.hasPending { h.handleEvent(EventMask.readable) }
+        }
     }
 
     /// Closes the handler's socket (which also removes it from epoll) and
@@ -79,6 +125,7 @@ public final class EventLoop: @unchecked Sendable {
     public func close(_ handler: EventHandler, reset: Bool = false) {
         guard handler.fd >= 0 else { return }
         DeadlineQueue.disarm(handler)
+        if !reset, let tls = handler.tls { tls.shutdown() }
         if reset { _ = fulcrum_close_reset(handler.fd) } else { Glibc.close(handler.fd) }
         handler.fd = -1
         handler.interest = 0
@@ -120,12 +167,18 @@ public final class EventLoop: @unchecked Sendable {
                     let e = events[i]
                     let handler = Unmanaged<EventHandler>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(e.token))!).takeUnretainedValue()
                     if handler !== wakeHandler && handler.fd >= 0 {
-                        handler.handleEvent(e.events)
+                        if let tls = handler.tls {
+                            if e.events & EventMask.readable != 0 { tls.socketReadable() }
+                            handler.handleEvent(tls.translate(e.events))
+                        } else {
+                            handler.handleEvent(e.events)
+                        }
                     }
                 }
             } else if n < 0 && errno != EINTR {
                 Log.error("\(name): epoll_wait failed: \(String(cString: strerror(errno)))")
             }
+            if !tlsPending.isEmpty { deliverPending() }
             for q in queues { q.expire(now: now) }
             if now &- lastTick >= 1000 {
                 lastTick = now
@@ -137,6 +190,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func nextTimeout() -> Int32 {
+        if !tlsPending.isEmpty { return 0 }
         var soonest: UInt64 = 1000  // at most a second between ticks
         let current = Clock.coarseMillis()
         for q in queues {

@@ -65,6 +65,50 @@ public enum SocketIO {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 
+    // MARK: by handler: TLS when the connection has a session
+
+    /// Like `read(fd:into:pool:)`, through the handler's TLS session if it has one.
+    @inline(__always)
+    public static func read(_ h: EventHandler, into buffer: inout ByteBuffer?, pool: BufferPool) -> IOOutcome {
+        if buffer == nil { buffer = pool.take() }
+        return read(h, into: &buffer!)
+    }
+
+    @inline(__always)
+    public static func read(_ h: EventHandler, into buffer: inout ByteBuffer) -> IOOutcome {
+        if let tls = h.tls { return tls.read(h, into: &buffer) }
+        return read(h.fd, into: &buffer)
+    }
+
+    @inline(__always)
+    public static func writev(_ h: EventHandler, _ a: UnsafeRawPointer?, _ aCount: Int, _ b: UnsafeRawPointer?, _ bCount: Int) -> IOOutcome {
+        if let tls = h.tls { return tls.writev(h, a, aCount, b, bCount) }
+        return writev(h.fd, a, aCount, b, bCount)
+    }
+
+    @inline(__always)
+    public static func write(_ h: EventHandler, from buffer: inout ByteBuffer) -> IOOutcome {
+        guard !buffer.isEmpty else { return .bytes(0) }
+        let outcome = writev(h, buffer.base + buffer.readIndex, buffer.readableCount, nil, 0)
+        if case .bytes(let n) = outcome { buffer.consume(n) }
+        return outcome
+    }
+
+    /// Half-closes the sending side; a TLS connection sends close_notify first.
+    @inline(__always)
+    public static func shutdownWrite(_ h: EventHandler) {
+        h.tls?.shutdown()
+        shutdownWrite(h.fd)
+    }
+
+    /// Reads and discards up to `count` bytes into scratch memory `p`.
+    @inline(__always)
+    public static func read(_ h: EventHandler, into p: UnsafeMutableRawPointer, count: Int) -> IOOutcome {
+        if let tls = h.tls { return tls.read(h, into: p, count: count) }
+        let n = Glibc.read(h.fd, p, count)
+        return n > 0 ? .bytes(n) : n == 0 ? .endOfStream : classify(errno)
+    }
+
     @inline(__always)
     public static func classify(_ e: Int32) -> IOOutcome {
         e == EAGAIN || e == EWOULDBLOCK || e == EINTR ? .wouldBlock : .failed(e)

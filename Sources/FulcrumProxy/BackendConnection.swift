@@ -31,6 +31,9 @@ final class BackendConnection: EventHandler {
     override func handleEvent(_ events: UInt32) {
         switch state {
         case .idle:
+            // TLS 1.3 servers may send session tickets after a response:
+            // handshake messages only, no data, so the connection stays.
+            if tls != nil && stillIdle() { return }
             // A pooled connection has nothing to say: data or EOF means the
             // server closed it (or misbehaves). Either way it is done.
             worker.pools.remove(self)
@@ -63,6 +66,13 @@ final class BackendConnection: EventHandler {
         case .tunnel:
             break
         }
+    }
+
+    /// A TLS read that yields no application data leaves a pooled connection fit.
+    private func stillIdle() -> Bool {
+        var scratch = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let outcome = withUnsafeMutableBytes(of: &scratch) { SocketIO.read(self, into: $0.baseAddress!, count: $0.count) }
+        return outcome == .wouldBlock
     }
 
     /// Returns the input buffer to the pool (the connection is closing).

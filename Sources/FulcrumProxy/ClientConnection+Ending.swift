@@ -164,7 +164,7 @@ extension ClientConnection {
 
     func flushClosing() {
         guard var out = outBuf, !out.isEmpty else { lingerThenClose(); return }
-        let outcome = SocketIO.write(fd, from: &out)
+        let outcome = SocketIO.write(self, from: &out)
         outBuf = out
         switch outcome {
         case .bytes(let n):
@@ -183,7 +183,7 @@ extension ClientConnection {
     /// destroy the response the client has not read yet.
     func lingerThenClose() {
         phase = .lingering
-        SocketIO.shutdownWrite(fd)
+        SocketIO.shutdownWrite(self)
         if let o = outBuf { worker.pool.give(o); outBuf = nil }
         if let b = inBuf { worker.pool.give(b); inBuf = nil }
         worker.lingerQueue.arm(self, now: worker.loop.now)

@@ -25,6 +25,15 @@ extension ClientConnection {
             worker.metrics.add(.upstreamConnects)
             let conn = BackendConnection(worker: worker, backend: backend)
             conn.state = connected ? .active : .connecting
+            if backend.endpoint.isTLS {
+                // Verified against the CA store, SNI = host; the handshake runs inside the first write.
+                guard let session = TLSSession.connecting(fd: fd, host: backend.endpoint.host, loop: worker.loop) else {
+                    _ = fulcrumClose(fd)
+                    upstreamFailed(nil, .localResource(EPROTO))
+                    return
+                }
+                conn.tls = session
+            }
             guard worker.loop.register(conn, fd: fd, events: connected ? EventMask.readable : EventMask.writable) else {
                 _ = fulcrumClose(fd)
                 perform(exchange.upstreamFailed(.localResource(ENOMEM)))
@@ -78,7 +87,7 @@ extension ClientConnection {
     }
 
     func readRequestBody() {
-        switch SocketIO.read(fd, into: &inBuf, pool: worker.pool) {
+        switch SocketIO.read(self, into: &inBuf, pool: worker.pool) {
         case .bytes(let n):
             worker.metrics.add(.bytesFromClients, UInt64(n))
             guard classifyRequestBody() else { return }
@@ -99,7 +108,7 @@ extension ClientConnection {
     /// rather than dropping EPOLLIN keeps the interest set unchanged for the
     /// whole exchange: no epoll_ctl per request.
     func readAhead() {
-        switch SocketIO.read(fd, into: &inBuf, pool: worker.pool) {
+        switch SocketIO.read(self, into: &inBuf, pool: worker.pool) {
         case .bytes(let n):
             worker.metrics.add(.bytesFromClients, UInt64(n))
         case .endOfStream:
@@ -122,7 +131,7 @@ extension ClientConnection {
             let body = requestBodyPending
             if headRemaining == 0 && body == 0 { break }
             let bodyStart: UnsafeMutableRawPointer? = body > 0 ? inBuf!.base + inBuf!.readIndex : nil
-            switch SocketIO.writev(up.fd, fwd.base + fwd.readIndex + fwdWritten, headRemaining, bodyStart, body) {
+            switch SocketIO.writev(up, fwd.base + fwd.readIndex + fwdWritten, headRemaining, bodyStart, body) {
             case .bytes(let n):
                 let h = min(n, headRemaining)
                 fwdWritten += h

@@ -19,7 +19,7 @@ extension ClientConnection {
     }
 
     func readResponse(_ up: BackendConnection) {
-        switch SocketIO.read(up.fd, into: &up.inBuf, pool: worker.pool) {
+        switch SocketIO.read(up, into: &up.inBuf, pool: worker.pool) {
         case .bytes:
             up.lastActivity = worker.loop.now
             exchange.responseBytesArrived()
@@ -151,7 +151,7 @@ extension ClientConnection {
             if headCount == 0 && body == 0 { clientWriteBlocked = false; return .drained }
             let headStart: UnsafeMutableRawPointer? = headCount > 0 ? outBuf!.base + outBuf!.readIndex : nil
             let bodyStart: UnsafeMutableRawPointer? = body > 0 ? up!.inBuf!.base + up!.inBuf!.readIndex : nil
-            switch SocketIO.writev(fd, headStart, headCount, bodyStart, body) {
+            switch SocketIO.writev(self, headStart, headCount, bodyStart, body) {
             case .bytes(let n):
                 worker.metrics.add(.bytesToClients, UInt64(n))
                 let h = min(n, headCount)

@@ -145,7 +145,7 @@ final class ClientConnection: EventHandler {
     // MARK: - reading a request head
 
     func readHead() {
-        switch SocketIO.read(fd, into: &inBuf, pool: worker.pool) {
+        switch SocketIO.read(self, into: &inBuf, pool: worker.pool) {
         case .bytes(let n):
             worker.metrics.add(.bytesFromClients, UInt64(n))
             // First bytes after idling: the header timeout starts now and is
@@ -222,7 +222,7 @@ final class ClientConnection: EventHandler {
 
         // The forwarded head, built once and kept for retries.
         fwdBuf = worker.pool.take()
-        let fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, into: &fwdBuf!, facts: &facts)
+        let fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: tls != nil, into: &fwdBuf!, facts: &facts)
         inBuf!.consume(headLength)
         exchange = ExchangeStateMachine(facts: facts, eligible: worker.snapshot.eligible.count, draining: worker.draining)
         guard fits else {

@@ -11,8 +11,8 @@ import FulcrumHTTP
 enum HeadRewriter {
 
     /// The request head for the backend. `clientIP` is the client's address
-    /// as text. Records in `facts` where method, target and host sit in `out`.
-    static func writeRequest(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, clientIP: String,
+    /// as text; `https` when the client connected over TLS (X-Forwarded-Proto). Records in `facts` where method, target and host sit in `out`.
+    static func writeRequest(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, clientIP: String, https: Bool = false,
                              into out: inout ByteBuffer, facts: inout RequestFacts) -> Bool {
         let base = head.baseAddress!
         let origin = out.writeIndex
@@ -63,7 +63,7 @@ enum HeadRewriter {
         for (s, e) in forwardedFor {
             ok = ok && out.append(UnsafeRawBufferPointer(start: base + s, count: e - s)) && out.append(", ")
         }
-        ok = ok && out.append(clientIP) && out.append("\r\nX-Forwarded-Proto: http\r\n")
+        ok = ok && out.append(clientIP) && out.append(https ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n")
         if let (s, e) = host {
             ok = ok && out.append("X-Forwarded-Host: ") && out.append(UnsafeRawBufferPointer(start: base + s, count: e - s))
                 && out.append("\r\n")

@@ -9,8 +9,13 @@ final class Listener: EventHandler {
     unowned(unsafe) let worker: ProxyWorker
     /// Set when accept ran out of file descriptors: listening pauses for a second.
     var pausedUntil: UInt64 = 0
+    /// The HTTPS listener: accepted connections get a TLS session.
+    let servesTLS: Bool
 
-    init(worker: ProxyWorker) { self.worker = worker }
+    init(worker: ProxyWorker, tls: Bool = false) {
+        self.worker = worker
+        self.servesTLS = tls
+    }
 
     override func handleEvent(_ events: UInt32) {
         var peer = SocketAddress(storage: sockaddr_storage(), length: 0)
@@ -26,7 +31,7 @@ final class Listener: EventHandler {
                 return
             }
             // TCP_NODELAY is inherited from the listening socket (Linux).
-            worker.adopt(fd: fd, peer: peer)
+            worker.adopt(fd: fd, peer: peer, tls: servesTLS)
         }
     }
 

@@ -12,6 +12,8 @@ public final class Proxy: @unchecked Sendable {
     public let workers: [ProxyWorker]
     /// The address actually listened on (a port of 0 becomes the one the kernel chose).
     public private(set) var boundAddress: SocketAddress
+    /// The HTTPS address actually listened on, with `tlsListen`.
+    public private(set) var boundTLSAddress: SocketAddress?
     private var threads: [NamedThread] = []
 
     public init(config: ProxyConfig, registry: Registry, selection: Published<StrategySelection>, accessLog: AccessLogFile?) {
@@ -33,17 +35,40 @@ public final class Proxy: @unchecked Sendable {
 
     /// Binds every worker's listener (all or none), then starts the threads.
     public func start() throws(SocketError) {
+        let (fds, address) = try bindAll(config.listen)
+        var tlsFDs: [Int32] = []
+        if let tlsListen = config.tlsListen {
+            do {
+                let (t, a) = try bindAll(tlsListen)
+                tlsFDs = t
+                boundTLSAddress = a
+            } catch {
+                for fd in fds { _ = fulcrumClose(fd) }
+                throw error
+            }
+        }
+        boundAddress = address
+        for (i, (worker, fd)) in zip(workers, fds).enumerated() {
+            worker.attachListener(fd)
+            if i < tlsFDs.count { worker.attachTLSListener(tlsFDs[i]) }
+            worker.loop.execute { worker.refreshStrategy() }
+            threads.append(NamedThread.start(name: "fulcrum-w\(worker.index)") { worker.loop.run() })
+        }
+    }
+
+    /// One SO_REUSEPORT listening socket per worker on `listen` (all or none).
+    private func bindAll(_ listen: SocketAddress) throws(SocketError) -> ([Int32], SocketAddress) {
         // SO_REUSEPORT would let us share a port another process (of the same
         // user) already listens on, silently splitting its traffic. An
         // exclusive bind first turns that into the "address already in use" it is.
-        if config.listen.port != 0 {
-            switch Socket.listen(on: config.listen, reusePort: false, backlog: 1) {
+        if listen.port != 0 {
+            switch Socket.listen(on: listen, reusePort: false, backlog: 1) {
             case .success(let probe): _ = fulcrumClose(probe)
             case .failure(let error): throw error
             }
         }
         var fds: [Int32] = []
-        var address = config.listen
+        var address = listen
         for _ in workers {
             switch Socket.listen(on: address, reusePort: true) {
             case .success(let fd):
@@ -57,12 +82,7 @@ public final class Proxy: @unchecked Sendable {
                 throw error
             }
         }
-        boundAddress = address
-        for (worker, fd) in zip(workers, fds) {
-            worker.attachListener(fd)
-            worker.loop.execute { worker.refreshStrategy() }
-            threads.append(NamedThread.start(name: "fulcrum-w\(worker.index)") { worker.loop.run() })
-        }
+        return (fds, address)
     }
 
     /// Open client connections across workers.

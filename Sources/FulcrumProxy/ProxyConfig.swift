@@ -4,6 +4,8 @@ import FulcrumPluginHost
 /// What the data plane needs to know, fixed at start.
 public struct ProxyConfig: Sendable {
     public var listen: SocketAddress
+    /// Also serve HTTPS here (the certificates are installed in `TLS` first).
+    public var tlsListen: SocketAddress?
     public var workers: Int
     /// Client must send its request head within (ms) — 408 otherwise.
     public var headerTimeout: UInt64 = 10_000

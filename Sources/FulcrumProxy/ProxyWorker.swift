@@ -34,6 +34,7 @@ public final class ProxyWorker: @unchecked Sendable {
     let lingerQueue: DeadlineQueue
 
     var listener: Listener?
+    var tlsListener: Listener?
     var listenFD: Int32 = -1
 
     // The strategy instance and the generations it reflects.
@@ -64,7 +65,10 @@ public final class ProxyWorker: @unchecked Sendable {
         lingerQueue = loop.makeDeadlineQueue(milliseconds: 2_000)
         if let accessLog { self.accessLog = AccessLogBuffer(file: accessLog) }
         loop.afterBatch = { [unowned self] in self.accessLog?.flush() }
-        loop.everySecond = { [unowned self] in self.listener?.tick(now: self.loop.now) }
+        loop.everySecond = { [unowned self] in
+            self.listener?.tick(now: self.loop.now)
+            self.tlsListener?.tick(now: self.loop.now)
+        }
     }
 
     /// Starts serving `fd` (bound and listening) on this worker's loop.
@@ -75,9 +79,24 @@ public final class ProxyWorker: @unchecked Sendable {
         loop.register(l, fd: fd, events: EventMask.readable)
     }
 
+    /// Starts serving HTTPS on `fd` (bound and listening) on this worker's loop.
+    func attachTLSListener(_ fd: Int32) {
+        let l = Listener(worker: self, tls: true)
+        tlsListener = l
+        loop.register(l, fd: fd, events: EventMask.readable)
+    }
+
     /// A freshly accepted client connection.
-    func adopt(fd: Int32, peer: SocketAddress) {
+    func adopt(fd: Int32, peer: SocketAddress, tls: Bool = false) {
         let c = ClientConnection(worker: self, peer: peer)
+        if tls {
+            // The handshake runs inside the first reads, bounded by the header timeout.
+            guard let session = TLSSession.accepting(fd: fd, loop: loop) else {
+                _ = fulcrumClose(fd)
+                return
+            }
+            c.tls = session
+        }
         guard loop.register(c, fd: fd, events: EventMask.readable | EventMask.readHangUp) else {
             _ = fulcrumClose(fd)
             return
@@ -146,6 +165,10 @@ public final class ProxyWorker: @unchecked Sendable {
         if let l = listener {
             loop.close(l)
             listener = nil
+        }
+        if let l = tlsListener {
+            loop.close(l)
+            tlsListener = nil
         }
         pools.closeAll()
         var idle: [ClientConnection] = []

@@ -41,7 +41,7 @@ final class Tunnel {
         if events & EventMask.error != 0 { close(); return }
         if events & EventMask.writable != 0 { clientWriteBlocked = false }
         if events & (EventMask.readable | EventMask.hangUp | EventMask.readHangUp) != 0 && !clientReadClosed && toUpstream == 0 {
-            switch SocketIO.read(client.fd, into: &client.inBuf, pool: worker.pool) {
+            switch SocketIO.read(client, into: &client.inBuf, pool: worker.pool) {
             case .bytes(let n):
                 toUpstream = client.inBuf!.readableCount
                 worker.metrics.add(.bytesFromClients, UInt64(n))
@@ -56,7 +56,7 @@ final class Tunnel {
         if events & EventMask.error != 0 { close(); return }
         if events & EventMask.writable != 0 { upstreamWriteBlocked = false }
         if events & (EventMask.readable | EventMask.hangUp | EventMask.readHangUp) != 0 && !upstreamReadClosed && toClient == 0 {
-            switch SocketIO.read(upstream.fd, into: &upstream.inBuf, pool: worker.pool) {
+            switch SocketIO.read(upstream, into: &upstream.inBuf, pool: worker.pool) {
             case .bytes: toClient = upstream.inBuf!.readableCount
             case .endOfStream, .failed: upstreamReadClosed = true
             case .noRoom, .wouldBlock: break
@@ -80,11 +80,11 @@ final class Tunnel {
         guard writeToClient(), writeToUpstream() else { close(); return }
         // Pass each end on once everything before it has been delivered.
         if upstreamReadClosed && toClient == 0 && (client.outBuf?.isEmpty ?? true) && !clientShut {
-            SocketIO.shutdownWrite(client.fd)
+            SocketIO.shutdownWrite(client)
             clientShut = true
         }
         if clientReadClosed && toUpstream == 0 && !upstreamShut {
-            SocketIO.shutdownWrite(upstream.fd)
+            SocketIO.shutdownWrite(upstream)
             upstreamShut = true
         }
         if clientShut && upstreamShut { close(); return }
@@ -106,7 +106,7 @@ final class Tunnel {
             let head: UnsafeMutableRawPointer? = headCount > 0 ? client.outBuf!.base + client.outBuf!.readIndex : nil
             let body: UnsafeMutableRawPointer? = toClient > 0 ? upstream.inBuf!.base + upstream.inBuf!.readIndex : nil
             let total = headCount + toClient
-            switch SocketIO.writev(client.fd, head, headCount, body, toClient) {
+            switch SocketIO.writev(client, head, headCount, body, toClient) {
             case .bytes(let n):
                 worker.metrics.add(.bytesToClients, UInt64(n))
                 let h = min(n, headCount)
@@ -125,7 +125,7 @@ final class Tunnel {
     /// Client bytes to the backend. False if the backend is gone.
     private func writeToUpstream() -> Bool {
         while toUpstream > 0 {
-            switch SocketIO.writev(upstream.fd, client.inBuf!.base + client.inBuf!.readIndex, toUpstream, nil, 0) {
+            switch SocketIO.writev(upstream, client.inBuf!.base + client.inBuf!.readIndex, toUpstream, nil, 0) {
             case .bytes(let n):
                 client.inBuf!.consume(n)
                 toUpstream -= n

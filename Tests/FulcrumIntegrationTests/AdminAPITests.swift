@@ -41,7 +41,7 @@ final class AdminAPITests: XCTestCase {
             ("{}", "no address"),
             (#"{"address": 5}"#, "address not a string"),
             (#"{"address":"127.0.0.1:9000"}"#, "no scheme"),
-            (#"{"address":"https://127.0.0.1:9000"}"#, "https"),
+            (#"{"address":"ftp://127.0.0.1:9000"}"#, "other scheme (https:// is a TLS backend, CONTRACT §8)"),
             (#"{"address":"http://127.0.0.1"}"#, "no port"),
             (#"{"address":"http://127.0.0.1:0"}"#, "port 0"),
             (#"{"address":"http://127.0.0.1:70000"}"#, "port too big"),

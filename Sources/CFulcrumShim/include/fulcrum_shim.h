@@ -139,7 +139,18 @@ static inline int fulcrum_block_signals(void) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGPIPE);
+    sigaddset(&set, SIGHUP);  /* taken by the TLS reload thread */
     return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Waits for one (blocked) signal. */
+static inline int fulcrum_wait_signal(int signo) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {}
+    return sig;
 }
 
 /* Waits for SIGINT or SIGTERM (blocked in every thread); returns the signal. */
