@@ -21,7 +21,12 @@ final class ClusterApplier: Sendable {
     }
 
     func put(_ b: SharedBackend) {
-        let local = registry.statuses().first { $0.address == b.address }
+        put(b, local: registry.statuses().first { $0.address == b.address })
+    }
+
+    /// `local`: what this instance has at that address (looked up by the caller;
+    /// a listing looks up all of them at once, not once per key).
+    func put(_ b: SharedBackend, local: BackendStatus?) {
         if let local, local.weight == b.weight, local.draining == b.draining { return }
         guard case .success(let endpoint) = FulcrumAddress.parse(b.address) else {
             Log.warn("registry: ignoring backend \(b.address): not http://host:port")
@@ -67,10 +72,13 @@ final class ClusterApplier: Sendable {
     /// After a full listing: the shared set becomes the local set.
     func resync(_ backends: [SharedBackend], strategy: SharedStrategy?) {
         let shared = Set(backends.map(\.address))
-        for local in registry.statuses() where !shared.contains(local.address) && !local.draining {
+        let locals = registry.statuses()
+        for local in locals where !shared.contains(local.address) && !local.draining {
             remove(local.address)
         }
-        for b in backends { put(b) }
+        var byAddress: [String: BackendStatus] = [:]
+        for local in locals { byAddress[local.address] = local }
+        for b in backends { put(b, local: byAddress[b.address]) }
         if let strategy { select(strategy) }
     }
 }

@@ -8,7 +8,7 @@ final class ClusterTests: XCTestCase {
     /// A fulcrum on `registry`, returned once its watch runs.
     func instance(_ registry: String, _ extra: [String] = []) throws -> FulcrumServer {
         let f = try FulcrumServer(["-registry", registry, "-t", "0.5"] + extra, environment: ["FULCRUM_REGISTRY_LEASE_TTL": "2"])
-        _ = try f.child.waitForLine("connected, watching")
+        _ = try f.child.waitForLine("connected, watching", seconds: 45)
         return f
     }
 
