@@ -165,8 +165,13 @@ public enum HeadParser {
             }
             var colon = end - 1
             while colon >= start && head[colon] != 0x3A { colon -= 1 }
-            guard colon > start, colon < end - 1 else { return .bad("CONNECT target is not host:port") }
-            for k in (colon + 1)..<end where head[k] &- 0x30 >= 10 { return .bad("CONNECT target is not host:port") }
+            guard colon > start, colon < end - 1, end - colon - 1 <= 5 else { return .bad("CONNECT target is not host:port") }
+            var port = 0
+            for k in (colon + 1)..<end {
+                guard head[k] &- 0x30 < 10 else { return .bad("CONNECT target is not host:port") }
+                port = port * 10 + Int(head[k] &- 0x30)
+            }
+            guard port <= 65535 else { return .bad("CONNECT port out of range") }
             return nil
         }
         if first == 0x2F { return nil }  // "/"

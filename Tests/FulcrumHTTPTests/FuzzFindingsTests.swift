@@ -50,6 +50,10 @@ final class FuzzFindingsTests: XCTestCase {
         XCTAssertEqual(status("CONNECT example.com HTTP/1.1\r\nHost: example.com\r\n\r\n"), 400)
         XCTAssertEqual(status("CONNECT :443 HTTP/1.1\r\nHost: a\r\n\r\n"), 400)
         XCTAssertEqual(status("CONNECT a:b HTTP/1.1\r\nHost: a\r\n\r\n"), 400)
+        // Found by the long run after the fix: a port of 56 digits (and any port above 65535).
+        XCTAssertEqual(status("CONNECT exale.com:4427777777777777777777777777777777777777777777777777777777 HTTP/1.1\r\nHost: a\r\n\r\n"), 400)
+        XCTAssertEqual(status("CONNECT a:65536 HTTP/1.1\r\nHost: a\r\n\r\n"), 400)
+        XCTAssertNil(status("CONNECT a:65535 HTTP/1.1\r\nHost: a:65535\r\n\r\n"))
     }
 
     /// F7 (http-request, low severity): an absolute-form target with an

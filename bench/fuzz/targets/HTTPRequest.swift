@@ -74,7 +74,8 @@ func checkRequestSemantics(_ h: ParsedHead, _ head: UnsafeRawBufferPointer, _ al
     if h.method == .connect && knownBugs {
         // Finding F2: authority-form is uri-host ":" port (RFC 9112 §3.2.3).
         guard let colon = target.lastIndex(of: 0x3A), colon > 0, colon + 1 < target.count, target.count - colon - 1 <= 5,
-              target[(colon + 1)...].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+              target[(colon + 1)...].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let port = Int(String(decoding: target[(colon + 1)...], as: UTF8.self)), port <= 65535 else {
             oracleFailure("CONNECT target is not host:port", all)
         }
     }
