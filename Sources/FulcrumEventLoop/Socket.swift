@@ -84,6 +84,15 @@ public enum Socket {
         _ = fulcrum_set_int_option(fd, Int32(FULCRUM_IPPROTO_TCP), Int32(FULCRUM_TCP_QUICKACK), 1)
     }
 
+    /// Whether an idle keep-alive connection still looks usable: nothing to
+    /// read (no FIN, no stray bytes, no error) right now. One `recv` with
+    /// MSG_PEEK; it catches a close that arrived but was not processed yet.
+    public static func idleConnectionIsUsable(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+    }
+
     /// Accepts one connection: the new non-blocking socket and the peer's address.
     @inline(__always)
     public static func accept(_ listener: Int32, peer: inout SocketAddress) -> Int32 {

@@ -11,7 +11,7 @@ extension ClientConnection {
     /// A pooled connection to the chosen backend, or a new one.
     func connectUpstream() {
         guard let backend else { return }
-        if let pooled = worker.pools.take(backend.id) {
+        if let pooled = takePooled(backend) {
             worker.metrics.add(.upstreamReuses)
             pooled.reused = true
             pooled.state = .active
@@ -44,6 +44,18 @@ extension ClientConnection {
         case .failure(let error):
             upstreamFailed(nil, UpstreamFailure.connectFailed(error.code))
         }
+    }
+
+    /// An idle pooled connection to `backend`. A request that must not be
+    /// replayed (non-idempotent) first checks that the server has not closed
+    /// it: after its head is written there is no retry, and a close that
+    /// arrived in this same event batch has not been processed yet.
+    func takePooled(_ backend: Backend) -> BackendConnection? {
+        while let pooled = worker.pools.take(backend.id) {
+            if exchange.facts.idempotent || Socket.idleConnectionIsUsable(pooled.fd) { return pooled }
+            worker.closeUpstream(pooled, reset: false)
+        }
+        return nil
     }
 
     /// Starts an attempt on `conn`: what was learnt about a previous

@@ -9,7 +9,7 @@ final class ExchangeDefectTests: XCTestCase {
     /// inactivity limit (`-body-timeout`).
     func testTimeoutIsAHeadLimitAndBodyTimeoutIsItsOwn() throws {
         let slowBody = try ScriptedBackend { c, _ in
-            c.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+            c.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nfirst\r\n")
             usleep(1_600_000)
             c.send("6\r\nsecond\r\n0\r\n\r\n")
             c.close()

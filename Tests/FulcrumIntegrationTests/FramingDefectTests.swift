@@ -99,7 +99,7 @@ final class FramingDefectTests: XCTestCase {
     func testContentLengthListIsForwardedAsOneValue() throws {
         let recorder = try ScriptedBackend { c, _ in
             _ = c.read(5)
-            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
             c.close()
         }
         defer { recorder.stop() }

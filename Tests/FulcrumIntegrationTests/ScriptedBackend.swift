@@ -104,7 +104,7 @@ final class ScriptedBackend: @unchecked Sendable {
     /// A backend that answers every request `200 ok` and closes (the heads it saw are recorded).
     static func answeringOK() throws -> ScriptedBackend {
         try ScriptedBackend { c, _ in
-            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
             c.close()
         }
     }
