@@ -40,10 +40,20 @@ newer() {
 shim() {
   mkdir -p "$B/include/CFulcrumShim" "$B/mods"
   local map="$B/include/CFulcrumShim/module.modulemap"
-  [ -e "$map" ] || printf 'module CFulcrumShim {\n    header "%s"\n    export *\n}\n' "$S/CFulcrumShim/include/fulcrum_shim.h" >"$map"
-  if newer "$B/mods/shim.o" "$S"/CFulcrumShim/*.c "$S"/CFulcrumShim/include/*.h; then
+  # Every public header of the shim (as SwiftPM's umbrella directory would), every C file in one object.
+  { echo 'module CFulcrumShim {'
+    for h in "$S"/CFulcrumShim/include/*.h; do echo "    header \"$h\""; done
+    echo '    export *'; echo '}'; } >"$map.new"
+  cmp -s "$map.new" "$map" || mv "$map.new" "$map"
+  rm -f "$map.new"
+  if newer "$B/mods/shim.o" "$S"/CFulcrumShim/*.c "$S"/CFulcrumShim/*.h "$S"/CFulcrumShim/include/*.h; then
     log "building CFulcrumShim"
-    "$CLANG" -O1 -g -fsanitize=fuzzer-no-link,address -I "$S/CFulcrumShim/include" -c "$S/CFulcrumShim/shim.c" -o "$B/mods/shim.o"
+    local objs=() c
+    for c in "$S"/CFulcrumShim/*.c; do
+      "$CLANG" -O1 -g -fsanitize=fuzzer-no-link,address -I "$S/CFulcrumShim/include" -c "$c" -o "$B/mods/shim-$(basename "$c" .c).o"
+      objs+=("$B/mods/shim-$(basename "$c" .c).o")
+    done
+    ld -r "${objs[@]}" -o "$B/mods/shim.o"
   fi
 }
 
