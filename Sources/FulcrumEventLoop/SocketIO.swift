@@ -50,15 +50,6 @@ public enum SocketIO {
         return classify(errno)
     }
 
-    /// Writes the readable bytes of `buffer` and consumes what went out.
-    @inline(__always)
-    public static func write(_ fd: Int32, from buffer: inout ByteBuffer) -> IOOutcome {
-        guard !buffer.isEmpty else { return .bytes(0) }
-        let outcome = writev(fd, buffer.base + buffer.readIndex, buffer.readableCount, nil, 0)
-        if case .bytes(let n) = outcome { buffer.consume(n) }
-        return outcome
-    }
-
     /// Half-closes the sending side (the peer reads EOF once it has everything).
     @inline(__always)
     public static func shutdownWrite(_ fd: Int32) {
@@ -86,6 +77,7 @@ public enum SocketIO {
         return writev(h.fd, a, aCount, b, bCount)
     }
 
+    /// Writes the readable bytes of `buffer` (through TLS if the handler has a session) and consumes what went out.
     @inline(__always)
     public static func write(_ h: EventHandler, from buffer: inout ByteBuffer) -> IOOutcome {
         guard !buffer.isEmpty else { return .bytes(0) }
