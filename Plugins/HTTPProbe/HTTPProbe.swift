@@ -33,23 +33,13 @@ final class HTTPProbe: FulcrumProbe {
         case .failure(let failure):
             return .unhealthy(failure.detail)
         case .success(let bytes):
-            guard let status = Self.statusCode(bytes) else {
+            guard let status = httpStatusCode(bytes) else {
                 return .unhealthy(bytes.isEmpty ? "connection closed without a response" : "invalid response")
             }
             return (200...399).contains(status) ? .healthy : .unhealthy("status \(status)")
         }
     }
 
-    /// The status code of an "HTTP/1.x NNN ..." status line.
-    static func statusCode(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 12, bytes.starts(with: Array("HTTP/1.".utf8)), bytes[8] == UInt8(ascii: " ") else { return nil }
-        var code = 0
-        for b in bytes[9..<12] {
-            guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { return nil }
-            code = code * 10 + Int(b - UInt8(ascii: "0"))
-        }
-        return code >= 100 ? code : nil
-    }
 }
 
 @c public func fulcrum_plugin_entry() -> UnsafePointer<fulcrum_plugin> {

@@ -113,3 +113,15 @@ func monotonicMilliseconds() -> UInt64 {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
 }
+
+/// The status code of an "HTTP/1.x NNN ..." status line (the http probe's
+/// and the host's https probe's pass rule reads it), nil if it is not one.
+public func httpStatusCode(_ bytes: [UInt8]) -> Int? {
+    guard bytes.count >= 12, bytes.starts(with: Array("HTTP/1.".utf8)), bytes[8] == UInt8(ascii: " ") else { return nil }
+    var code = 0
+    for b in bytes[9..<12] {
+        guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { return nil }
+        code = code * 10 + Int(b - UInt8(ascii: "0"))
+    }
+    return code >= 100 ? code : nil
+}

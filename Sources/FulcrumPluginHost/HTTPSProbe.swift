@@ -31,18 +31,8 @@ enum HTTPSProbe {
         }
         guard n >= 0 else { return String(cString: detail) }
         let bytes = Array(response[0..<n])
-        guard let status = statusCode(bytes) else { return bytes.isEmpty ? "connection closed without a response" : "invalid response" }
+        guard let status = httpStatusCode(bytes) else { return bytes.isEmpty ? "connection closed without a response" : "invalid response" }
         return (200...399).contains(status) ? nil : "status \(status)"
     }
 
-    /// The status code of an "HTTP/1.x NNN ..." status line.
-    static func statusCode(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 12, bytes.starts(with: Array("HTTP/1.".utf8)), bytes[8] == UInt8(ascii: " ") else { return nil }
-        var code = 0
-        for b in bytes[9..<12] {
-            guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { return nil }
-            code = code * 10 + Int(b - UInt8(ascii: "0"))
-        }
-        return code >= 100 ? code : nil
-    }
 }
