@@ -36,7 +36,10 @@ extension ClientConnection {
             up.readClosed = true
             // De-chunked bytes still waiting for room in outBuf come first.
             if dechunk && !responseComplete && !(up.inBuf?.isEmpty ?? true) { updateInterest(); return }
-            perform(exchange.upstreamClosed(untilClose: responseBody.endsAtClose))
+            // Over TLS, only close_notify ends a close-delimited body; a bare
+            // TCP close is a truncation and cuts the client (RFC 9112 §9.8).
+            let closeEndsBody = responseBody.endsAtClose && !(up.tls?.endedWithoutCloseNotify ?? false)
+            perform(exchange.upstreamClosed(untilClose: closeEndsBody))
             if phase == .exchanging { pumpResponse() }
         case .failed(let code):
             upstreamBroke(up, .reset(code))
