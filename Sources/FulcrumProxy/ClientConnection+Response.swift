@@ -38,7 +38,11 @@ extension ClientConnection {
             if dechunk && !responseComplete && !(up.inBuf?.isEmpty ?? true) { updateInterest(); return }
             // Over TLS, only close_notify ends a close-delimited body; a bare
             // TCP close is a truncation and cuts the client (RFC 9112 §9.8).
-            let closeEndsBody = responseBody.endsAtClose && !(up.tls?.endedWithoutCloseNotify ?? false)
+            let truncated = up.tls?.endedWithoutCloseNotify ?? false
+            if truncated && exchange.responseStarted && responseBody.endsAtClose && !responseComplete {
+                Log.warn("backend \(up.backend.address): TLS closed without close_notify; truncated response, client reset")
+            }
+            let closeEndsBody = responseBody.endsAtClose && !truncated
             perform(exchange.upstreamClosed(untilClose: closeEndsBody))
             if phase == .exchanging { pumpResponse() }
         case .failed(let code):

@@ -61,7 +61,9 @@ enum { FULCRUM_TLS_RECORD = 16384 };
 /* Writes `a` and the start of `b` as one record (at most FULCRUM_TLS_RECORD
  * bytes, copied through a per-thread scratch buffer): a response head and the
  * first body bytes in one write(2). A retry after WANT_WRITE must pass the
- * same a and b again (it does: nothing was consumed). */
+ * same a and b again (it does: nothing was consumed). The scratch is shared
+ * by the thread's connections: safe only because OpenSSL (without kTLS)
+ * holds a blocked record encrypted in its own buffer. */
 long fulcrum_tls_write2(fulcrum_tls_conn *c, const void *a, size_t alen, const void *b, size_t blen);
 /* 1 when OpenSSL holds bytes (decrypted, or read ahead) that the socket's
  * readiness will not report; may be a partial record (a read then wants more). */
