@@ -53,6 +53,25 @@ final class ScriptedTLSBackend: @unchecked Sendable {
         Thread { [self] in acceptLoop() }.start()
     }
 
+    /// How a scripted answer ends.
+    enum Ending: Sendable { case closeNotify, bareTCPClose }
+
+    /// A backend that reads each request head, sends `response` (head and
+    /// whatever body), waits for `gate` (at most 10 s; nil: no wait), then
+    /// ends the connection as `ending` says: the truncating https backend.
+    static func answering(_ response: String, then ending: Ending, after gate: DispatchSemaphore? = nil,
+                          certificate: String, key: String) throws -> ScriptedTLSBackend {
+        try ScriptedTLSBackend(certificate: certificate, key: key) { c in
+            guard c.readHead() != nil else { return }
+            c.send(response)
+            if let gate { _ = gate.wait(timeout: .now() + 10) }
+            switch ending {
+            case .closeNotify: c.closeWithCloseNotify()
+            case .bareTCPClose: c.closeWithoutCloseNotify()
+            }
+        }
+    }
+
     private func acceptLoop() {
         while true {
             let fd = accept(listenFD, nil, nil)

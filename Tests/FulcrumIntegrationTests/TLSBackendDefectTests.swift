@@ -32,12 +32,9 @@ final class TLSBackendDefectTests: XCTestCase {
     /// A backend answering a head without Content-Length (body delimited by
     /// the close), part of a body, and then the close that `clean` says.
     func closeDelimitedBackend(_ f: TLSFixture, clean: Bool, clientHasBody: DispatchSemaphore) throws -> ScriptedTLSBackend {
-        try ScriptedTLSBackend(certificate: f.cert("a.test"), key: f.key("a.test")) { c in
-            guard c.readHead() != nil else { return }
-            c.send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nthe first part of the body")
-            _ = clientHasBody.wait(timeout: .now() + 10)
-            if clean { c.closeWithCloseNotify() } else { c.closeWithoutCloseNotify() }
-        }
+        try ScriptedTLSBackend.answering("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nthe first part of the body",
+                                         then: clean ? .closeNotify : .bareTCPClose, after: clientHasBody,
+                                         certificate: f.cert("a.test"), key: f.key("a.test"))
     }
 
     func testACloseDelimitedBodyCutWithoutCloseNotifyResetsTheClient() throws {
@@ -69,6 +66,27 @@ final class TLSBackendDefectTests: XCTestCase {
         XCTAssertFalse(reset, "a body ended by close_notify is complete: \(text)")
         XCTAssertTrue(text.contains("the first part of the body"), text)
         if text.lowercased().contains("transfer-encoding: chunked") { XCTAssertTrue(text.hasSuffix("0\r\n\r\n"), text) }
+    }
+
+    /// A body framed by Content-Length is complete without close_notify (most
+    /// servers close without it): no reset for a bare close after it.
+    func testAContentLengthBodyFollowedByABareCloseIsComplete() throws {
+        let f = try TLSFixture.get()
+        let backend = try ScriptedTLSBackend.answering("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+                                                       then: .bareTCPClose, certificate: f.cert("a.test"), key: f.key("a.test"))
+        defer { backend.stop() }
+        let proxy = try FulcrumServer(["-backend-ca", f.ca, "-backend", backend.url, "-probe", "tcp"])
+        defer { proxy.stop() }
+        eventually(10, "backend healthy") { (try? proxy.backend(backend.url)?["healthy"] as? Bool) == true }
+        for _ in 0..<3 {
+            let c = try TestHTTPConnection(port: proxy.port)
+            let r = try c.request("GET", "/", closing: false)
+            XCTAssertEqual(r.status, 200)
+            XCTAssertEqual(String(decoding: r.body, as: UTF8.self), "hello")
+            // The client connection stays usable: the exchange ended well.
+            let again = try c.request("GET", "/", closing: true)
+            XCTAssertEqual(String(decoding: again.body, as: UTF8.self), "hello")
+        }
     }
 
     /// With `-probe tcp` nothing but the proxy path needs the backends' TLS
