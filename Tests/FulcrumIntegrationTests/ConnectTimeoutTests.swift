@@ -8,8 +8,9 @@ final class ConnectTimeoutTests: XCTestCase {
 
     /// A fulcrum whose only (or first) backend is a blackhole, healthy at the
     /// start (its tcp probe's connection is what fills the accept queue).
-    func proxy(_ hole: BlackholeBackend, _ extra: [String] = []) throws -> FulcrumServer {
-        let f = try FulcrumServer(["-backend", hole.url, "-probe", "tcp", "-t", "60", "-connect-timeout", "1", "-workers", "1"] + extra)
+    func proxy(_ hole: BlackholeBackend, connectTimeout: Int = 1, _ extra: [String] = []) throws -> FulcrumServer {
+        let f = try FulcrumServer(["-backend", hole.url, "-probe", "tcp", "-t", "60", "-connect-timeout", "\(connectTimeout)",
+                                   "-workers", "1"] + extra)
         eventually(10, "blackhole registered healthy") { (try? f.backend(hole.url)?["healthy"] as? Bool) == true }
         try hole.fill()
         return f
@@ -60,15 +61,16 @@ final class ConnectTimeoutTests: XCTestCase {
     func testShutdownDoesNotWaitForAHangingConnect() throws {
         let hole = try BlackholeBackend()
         defer { hole.stop() }
-        let f = try proxy(hole, ["-drain-timeout", "30"])
+        // 3 s: time enough to see the request in flight on a loaded machine.
+        let f = try proxy(hole, connectTimeout: 3, ["-drain-timeout", "30"])
         defer { f.stop() }
         let c = try TestHTTPConnection(port: f.port, timeout: 10)
         try c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         eventually(5, "the request in flight") { (try? f.backend(hole.url)?["active"] as? Int) == 1 }
         let start = Date()
         f.child.signal(SIGTERM)
-        XCTAssertNotNil(f.child.waitForExit(seconds: 8), "still draining after 8 s")
-        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        XCTAssertNotNil(f.child.waitForExit(seconds: 10), "still draining after 10 s")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 8, "bounded by -connect-timeout 3, not -drain-timeout 30")
         XCTAssertEqual(try c.readResponse().status, 504)
     }
 
