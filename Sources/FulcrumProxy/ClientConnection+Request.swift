@@ -263,6 +263,9 @@ extension ClientConnection {
             worker.bodyQueue.rearm(up, deadline: up.lastActivity &+ limit)
         default:
             switch timer {
+            case .connect:
+                worker.metrics.add(.connectTimeouts)
+                Log.warn("backend \(up.backend.address): not connected within \(worker.config.connectTimeout) ms")
             case .responseHead:
                 worker.metrics.add(.responseTimeouts)
                 Log.warn("backend \(up.backend.address): no response within \(worker.config.responseTimeout) ms")

@@ -30,6 +30,7 @@ final class ConnectTimeoutTests: XCTestCase {
         let b = try XCTUnwrap(try f.backend(hole.url))
         XCTAssertEqual(b["healthy"] as? Bool, false, "marked down")
         XCTAssertEqual(b["active"] as? Int, 0)
+        XCTAssertEqual(metricValue(try f.admin("GET", "/metrics").text, "fulcrum_connect_timeouts_total"), 1)
         // Out of rotation: the next request is 503 at once, no second wait.
         let again = Date()
         XCTAssertEqual(try f.get().status, 503)
