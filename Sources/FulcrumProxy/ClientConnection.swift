@@ -53,6 +53,8 @@ final class ClientConnection: EventHandler {
     var exchange = ExchangeStateMachine(facts: RequestFacts(), eligible: 1)
     var upstream: BackendConnection?
     var backend: Backend?
+    /// Backends this request failed on: a retry picks none of them again.
+    var tried = TriedBackends()
     var inFlight = false
     var accounted = true
     var strategyEpoch: UInt64 = 0
@@ -219,6 +221,7 @@ final class ClientConnection: EventHandler {
         responseScanner.reset()
         requestBody.reset(facts.framing)
         requestBodyPending = 0
+        tried.removeAll()
 
         // The forwarded head, built once and kept for retries.
         fwdBuf = worker.pool.take()
