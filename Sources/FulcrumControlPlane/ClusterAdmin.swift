@@ -1,3 +1,4 @@
+import FulcrumCluster
 import FulcrumCore
 import FulcrumProxy
 import FulcrumRegistry

@@ -5,11 +5,11 @@ import FulcrumRegistry
 /// `-registry etcd://…`: the registry shared through etcd. Admin calls
 /// write here; nothing is changed locally until the watch (ClusterSync)
 /// delivers the write, on this instance as on every other.
-final class SharedRegistry: Sendable {
-    let url: EtcdURL
+public final class SharedRegistry: Sendable {
+    public let url: EtcdURL
     let client: EtcdClient
     let keys: ClusterKeys
-    let sync: ClusterSync
+    public let sync: ClusterSync
     let lease: InstanceLease
     let instance: InstanceInfo
     /// etcd write deadline for an admin call: with the probe before it and
@@ -18,7 +18,7 @@ final class SharedRegistry: Sendable {
     /// How long an admin call waits for its own watch to deliver its write.
     static let applyWait = 1.0
 
-    init(url: EtcdURL, applier: ClusterApplier, instance: InstanceInfo, seed: @escaping @Sendable (SharedRegistry) -> Void) {
+    public init(url: EtcdURL, applier: ClusterApplier, instance: InstanceInfo, seed: @escaping @Sendable (SharedRegistry) -> Void) {
         self.url = url
         client = EtcdClient(url: url)
         keys = ClusterKeys(prefix: url.prefix)
@@ -33,20 +33,20 @@ final class SharedRegistry: Sendable {
     /// Seeding needs the registry and the sync needs seeding: the cycle is broken here.
     private final class WeakBox: @unchecked Sendable { weak var value: SharedRegistry? }
 
-    func start() {
+    public func start() {
         sync.start()
         lease.start()
     }
 
-    func stop() {
+    public func stop() {
         sync.stop()
         lease.stop()
     }
 
     /// Why a write cannot be made now, for a 503; nil when it can.
-    var unavailableReason: String? { sync.unavailableReason }
+    public var unavailableReason: String? { sync.unavailableReason }
 
-    enum WriteOutcome {
+    public enum WriteOutcome {
         case written(revision: Int64)
         case notWritten
         case failed(String)
@@ -66,7 +66,7 @@ final class SharedRegistry: Sendable {
         }
     }
 
-    func putBackend(_ b: SharedBackend) -> WriteOutcome {
+    public func putBackend(_ b: SharedBackend) -> WriteOutcome {
         write { () throws(EtcdError) in try client.put(keys.backend(b.address), b.json, timeout: Self.writeTimeout) }
     }
 
@@ -79,13 +79,13 @@ final class SharedRegistry: Sendable {
         try client.put(keys.strategy, s.json, if: .absent, timeout: Self.writeTimeout).succeeded
     }
 
-    func putStrategy(_ s: SharedStrategy) -> WriteOutcome {
+    public func putStrategy(_ s: SharedStrategy) -> WriteOutcome {
         write { () throws(EtcdError) in try client.put(keys.strategy, s.json, timeout: Self.writeTimeout) }
     }
 
     /// Marks a shared backend draining (every instance drains it). Only if
     /// unchanged since `modRevision`, so a concurrent re-registration wins.
-    func drainBackend(_ b: SharedBackend, modRevision: Int64) -> WriteOutcome {
+    public func drainBackend(_ b: SharedBackend, modRevision: Int64) -> WriteOutcome {
         let draining = SharedBackend(address: b.address, weight: b.weight, draining: true)
         return write { () throws(EtcdError) in
             try client.put(keys.backend(b.address), draining.json, if: .modRevision(modRevision), timeout: Self.writeTimeout)
@@ -96,7 +96,7 @@ final class SharedRegistry: Sendable {
     /// there deletes the key (if it is still the draining record it saw), and
     /// the others, still finishing their own in-flight requests, get the delete.
     /// Runs off the caller's thread (the admin loop).
-    func locallyRemoved(_ addresses: [String]) {
+    public func locallyRemoved(_ addresses: [String]) {
         let stale = addresses.compactMap { a -> (String, Int64)? in
             guard let (b, mod) = sync.sharedBackend(a), b.draining else { return nil }
             return (a, mod)

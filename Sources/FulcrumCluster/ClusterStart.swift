@@ -6,13 +6,14 @@ import Synchronization
 /// Set once at start-up, read by every admin call: the shared registry
 /// (made after the admin listener is bound, since its instance record
 /// names the admin address) and that address.
-final class SharedBox: Sendable {
+public final class SharedBox: Sendable {
+    public init() {}
     private let cell = Mutex<(SharedRegistry?, String)>((nil, ""))
-    var value: SharedRegistry? {
+    public var value: SharedRegistry? {
         get { cell.withLock { $0.0 } }
         set { cell.withLock { $0.0 = newValue } }
     }
-    var adminAddress: String {
+    public var adminAddress: String {
         get { cell.withLock { $0.1 } }
         set { cell.withLock { $0.1 = newValue } }
     }
@@ -22,8 +23,8 @@ final class SharedBox: Sendable {
 /// the first connection only if absent, so a restarted instance never
 /// undoes a weight change, drain or strategy switch made since through the
 /// cluster. Until etcd answers, the instance serves those backends alone.
-enum ClusterStart {
-    static func seed(_ shared: SharedRegistry, backends: [SharedBackend], strategy: SharedStrategy) {
+public enum ClusterStart {
+    public static func seed(_ shared: SharedRegistry, backends: [SharedBackend], strategy: SharedStrategy) {
         do throws(EtcdError) {
             for b in backends where try shared.seedBackend(b) {
                 Log.info("registry: -backend \(b.address) written to \(shared.url)")
@@ -37,7 +38,7 @@ enum ClusterStart {
     }
 
     /// host-pid-random: unique per run, readable in GET /cluster.
-    static func instanceID() -> String {
+    public static func instanceID() -> String {
         var name = [CChar](repeating: 0, count: 256)
         let host = gethostname(&name, 255) == 0 ? String(cString: name) : "fulcrum"
         let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)

@@ -11,9 +11,9 @@ import Synchronization
 /// wrote a change included, applies changes only here (one source of truth).
 ///
 /// Runs on its own thread with blocking, deadline-bounded etcd calls.
-final class ClusterSync: @unchecked Sendable {
+public final class ClusterSync: @unchecked Sendable {
     /// Where the connection to etcd stands; logged on every change.
-    enum Link: Equatable, Sendable {
+    public enum Link: Equatable, Sendable {
         /// Not connected yet, or reconnecting after `disconnected`.
         case connecting
         /// Reading the whole range (first start, or after a compaction).
@@ -24,15 +24,15 @@ final class ClusterSync: @unchecked Sendable {
         case disconnected(String)
     }
 
-    struct State: Sendable {
-        var link = Link.connecting
+    public struct State: Sendable {
+        public var link = Link.connecting
         /// The newest revision applied locally.
-        var revision: Int64 = 0
-        var events: UInt64 = 0
+        public var revision: Int64 = 0
+        public var events: UInt64 = 0
         /// The shared backends as last seen in etcd, with their mod revisions.
-        var backends: [String: (SharedBackend, Int64)] = [:]
-        var instances: [String: InstanceInfo] = [:]
-        var strategy: SharedStrategy?
+        public var backends: [String: (SharedBackend, Int64)] = [:]
+        public var instances: [String: InstanceInfo] = [:]
+        public var strategy: SharedStrategy?
     }
 
     let client: EtcdClient
@@ -56,17 +56,17 @@ final class ClusterSync: @unchecked Sendable {
 
     // MARK: reading
 
-    var snapshot: State { state.withLock { $0 } }
+    public var snapshot: State { state.withLock { $0 } }
 
-    var link: Link { state.withLock { $0.link } }
+    public var link: Link { state.withLock { $0.link } }
 
     /// Nil when writes can go to etcd, else why not (for a 503).
-    var unavailableReason: String? {
+    public var unavailableReason: String? {
         if case .disconnected(let why) = link { return "registry etcd unreachable: \(why)" }
         return nil
     }
 
-    func sharedBackend(_ address: String) -> (SharedBackend, Int64)? { state.withLock { $0.backends[address] } }
+    public func sharedBackend(_ address: String) -> (SharedBackend, Int64)? { state.withLock { $0.backends[address] } }
 
     /// Waits until the watch has applied `revision` (bounded): the admin
     /// call that wrote it answers only once its own instance serves it.

@@ -36,10 +36,10 @@ struct ClusterKeys: Sendable {
 }
 
 /// One backend's shared record.
-struct SharedBackend: Sendable, Equatable {
-    let address: String
-    let weight: UInt32
-    let draining: Bool
+public struct SharedBackend: Sendable, Equatable {
+    public let address: String
+    public let weight: UInt32
+    public let draining: Bool
 
     var json: String {
         JSONValue.object([("address", .string(address)), ("weight", .integer(Int(weight))), ("draining", .bool(draining))]).serialized
@@ -54,7 +54,7 @@ struct SharedBackend: Sendable, Equatable {
         draining = v["draining"]?.boolValue ?? false
     }
 
-    init(address: String, weight: UInt32, draining: Bool) {
+    public init(address: String, weight: UInt32, draining: Bool) {
         self.address = address
         self.weight = weight
         self.draining = draining
@@ -62,10 +62,10 @@ struct SharedBackend: Sendable, Equatable {
 }
 
 /// The shared strategy selection.
-struct SharedStrategy: Sendable, Equatable {
-    let name: String
+public struct SharedStrategy: Sendable, Equatable {
+    public let name: String
     /// A JSON object, serialised.
-    let config: String
+    public let config: String
 
     var json: String {
         let c = (try? JSONValue.parse(config)) ?? .object([])
@@ -80,24 +80,24 @@ struct SharedStrategy: Sendable, Equatable {
         config = c.serialized
     }
 
-    init(name: String, config: String) {
+    public init(name: String, config: String) {
         self.name = name
         self.config = config
     }
 }
 
 /// A running instance, as GET /cluster lists it.
-struct InstanceInfo: Sendable, Equatable {
-    let id: String
-    let proxy: String
-    let admin: String
-    let since: String
+public struct InstanceInfo: Sendable, Equatable {
+    public let id: String
+    public let proxy: String
+    public let admin: String
+    public let since: String
 
-    var json: JSONValue {
+    public var json: JSONValue {
         .object([("id", .string(id)), ("proxy", .string(proxy)), ("admin", .string(admin)), ("since", .string(since))])
     }
 
-    init(id: String, proxy: String, admin: String, since: String) {
+    public init(id: String, proxy: String, admin: String, since: String) {
         self.id = id
         self.proxy = proxy
         self.admin = admin

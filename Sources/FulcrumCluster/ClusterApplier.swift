@@ -9,12 +9,12 @@ import FulcrumSDK
 /// enters rotation at once (the instance that registered it probed it
 /// alive), and from then on only this instance's probes move it; a change
 /// of weight or drain never touches its health here.
-final class ClusterApplier: Sendable {
+public final class ClusterApplier: Sendable {
     let registry: Registry
     let selection: Published<StrategySelection>
     let catalog: PluginCatalog
 
-    init(registry: Registry, selection: Published<StrategySelection>, catalog: PluginCatalog) {
+    public init(registry: Registry, selection: Published<StrategySelection>, catalog: PluginCatalog) {
         self.registry = registry
         self.selection = selection
         self.catalog = catalog
