@@ -20,11 +20,14 @@ public final class SharedBox: Sendable {
 }
 
 /// What -backend, -demo and -algo mean with -registry: written to etcd on
-/// the first connection only if absent, so a restarted instance never
-/// undoes a weight change, drain or strategy switch made since through the
+/// the first connection only if that address was never in the registry (no
+/// `PREFIX/known/<address>` marker), so a restarted instance never undoes a
+/// weight change, drain, removal or strategy switch made since through the
 /// cluster. Until etcd answers, the instance serves those backends alone.
 public enum ClusterStart {
-    public static func seed(_ shared: SharedRegistry, backends: [SharedBackend], strategy: SharedStrategy) {
+    /// Returns false when etcd refused a write (e.g. the NOSPACE alarm): the
+    /// caller retries, and meanwhile serves the -backend set it started with.
+    public static func seed(_ shared: SharedRegistry, backends: [SharedBackend], strategy: SharedStrategy) -> Bool {
         do throws(EtcdError) {
             for b in backends where try shared.seedBackend(b) {
                 Log.info("registry: -backend \(b.address) written to \(shared.url)")
@@ -32,8 +35,10 @@ public enum ClusterStart {
             if try shared.seedStrategy(strategy) {
                 Log.info("registry: strategy \(strategy.name) written to \(shared.url) (there was none)")
             }
+            return true
         } catch {
             Log.warn("registry: could not write the start-up backends/strategy: \(error.message)")
+            return false
         }
     }
 

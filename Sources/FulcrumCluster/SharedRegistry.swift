@@ -18,7 +18,7 @@ public final class SharedRegistry: Sendable {
     /// How long an admin call waits for its own watch to deliver its write.
     static let applyWait = 1.0
 
-    public init(url: EtcdURL, applier: ClusterApplier, instance: InstanceInfo, seed: @escaping @Sendable (SharedRegistry) -> Void) {
+    public init(url: EtcdURL, applier: ClusterApplier, instance: InstanceInfo, seed: @escaping @Sendable (SharedRegistry) -> Bool) {
         self.url = url
         client = EtcdClient(url: url)
         keys = ClusterKeys(prefix: url.prefix)
@@ -26,7 +26,9 @@ public final class SharedRegistry: Sendable {
         lease = InstanceLease(client: client, key: keys.instance(instance.id), value: instance.json.serialized,
                               ttl: InstanceLease.configuredTTL)
         let box = WeakBox()
-        sync = ClusterSync(client: client, keys: keys, applier: applier) { _ in if let me = box.value { seed(me) } }
+        let lease = lease
+        sync = ClusterSync(client: client, keys: keys, applier: applier, instanceID: instance.id,
+                           onOwnInstanceDeleted: { lease.writeBack() }) { _ in box.value.map { seed($0) } ?? true }
         box.value = self
     }
 
@@ -67,12 +69,16 @@ public final class SharedRegistry: Sendable {
     }
 
     public func putBackend(_ b: SharedBackend) -> WriteOutcome {
-        write { () throws(EtcdError) in try client.put(keys.backend(b.address), b.json, timeout: Self.writeTimeout) }
+        write { () throws(EtcdError) in
+            try client.putAll([(keys.backend(b.address), b.json), (keys.known(b.address), "1")], if: [], timeout: Self.writeTimeout)
+        }
     }
 
-    /// Only if absent (-backend at start).
+    /// -backend at start: only if this address was never in the registry
+    /// (no `known` marker: a backend removed since stays removed) and has no key.
     func seedBackend(_ b: SharedBackend) throws(EtcdError) -> Bool {
-        try client.put(keys.backend(b.address), b.json, if: .absent, timeout: Self.writeTimeout).succeeded
+        try client.putAll([(keys.backend(b.address), b.json), (keys.known(b.address), "1")],
+                          if: [(keys.backend(b.address), .absent), (keys.known(b.address), .absent)], timeout: Self.writeTimeout).succeeded
     }
 
     func seedStrategy(_ s: SharedStrategy) throws(EtcdError) -> Bool {
@@ -85,10 +91,14 @@ public final class SharedRegistry: Sendable {
 
     /// Marks a shared backend draining (every instance drains it). Only if
     /// unchanged since `modRevision`, so a concurrent re-registration wins.
-    public func drainBackend(_ b: SharedBackend, modRevision: Int64) -> WriteOutcome {
+    /// The record is written back at the key it was read from (which may be
+    /// a hand-written, non-canonical form of the address).
+    public func drainBackend(_ entry: ClusterSync.Entry) -> WriteOutcome {
+        let b = entry.record
         let draining = SharedBackend(address: b.address, weight: b.weight, draining: true)
         return write { () throws(EtcdError) in
-            try client.put(keys.backend(b.address), draining.json, if: .modRevision(modRevision), timeout: Self.writeTimeout)
+            try client.putAll([(entry.key, draining.json), (keys.known(b.address), "1")],
+                              if: [(entry.key, .modRevision(entry.modRevision))], timeout: Self.writeTimeout)
         }
     }
 
@@ -98,16 +108,16 @@ public final class SharedRegistry: Sendable {
     /// Runs off the caller's thread (the admin loop).
     public func locallyRemoved(_ addresses: [String]) {
         let stale = addresses.compactMap { a -> (String, Int64)? in
-            guard let (b, mod) = sync.sharedBackend(a), b.draining else { return nil }
-            return (a, mod)
+            guard let e = sync.sharedBackend(a), e.record.draining else { return nil }
+            return (e.key, e.modRevision)
         }
         guard !stale.isEmpty else { return }
         NamedThread.start(name: "fulcrum-etcd-del") { [client, keys] in
-            for (address, mod) in stale {
+            for (key, mod) in stale {
                 do throws(EtcdError) {
-                    try client.delete(keys.backend(address), if: .modRevision(mod), timeout: Self.writeTimeout)
+                    try client.delete(key, if: .modRevision(mod), timeout: Self.writeTimeout)
                 } catch {
-                    Log.warn("registry: could not delete drained \(address): \(error.message) (the next drained instance retries)")
+                    Log.warn("registry: could not delete drained \(key): \(error.message) (the next drained instance retries)")
                 }
             }
         }
