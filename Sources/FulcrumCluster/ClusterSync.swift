@@ -200,6 +200,7 @@ public final class ClusterSync: @unchecked Sendable {
                 throw EtcdError(.compacted, "watch start revision compacted (etcd keeps history from \(r))")
             case .idle:
                 try checkFresh(&check)
+                sweepDrained()
             }
         }
     }
@@ -333,5 +334,25 @@ public final class ClusterSync: @unchecked Sendable {
             return true
         }
         if removed { applier.remove(canonical) }
+    }
+
+    /// Draining records whose backend this instance no longer has (it
+    /// finished draining): delete the key. The delete after a local removal
+    /// (SharedRegistry.locallyRemoved) can fail, or every instance can have
+    /// removed the backend before any delete went through; this sweep, run by
+    /// every instance while its watch is quiet, is what guarantees the key
+    /// goes. Conditional on the record's revision, so a re-registration wins.
+    private func sweepDrained() {
+        let draining = state.withLock { $0.backends.values.filter(\.record.draining) }
+        guard !draining.isEmpty else { return }
+        let local = Set(applier.registry.statuses().map(\.address))
+        for e in draining where !local.contains(e.record.address) {
+            do throws(EtcdError) {
+                try client.delete(e.key, if: .modRevision(e.modRevision), timeout: 2)
+            } catch {
+                Log.warn("registry: could not delete drained \(e.key): \(error.message) (retried)")
+                return
+            }
+        }
     }
 }
