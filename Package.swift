@@ -59,7 +59,9 @@ let package = Package(
         .target(name: "FulcrumProxy", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumRegistry"], path: "Sources/FulcrumProxy", swiftSettings: dataPlane),
         // A small etcd v3 client (JSON gateway over the project's HTTP/1.1 codec), for -registry.
         .target(name: "FulcrumEtcd", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumSDK"], path: "Sources/FulcrumEtcd", swiftSettings: strict),
-        .target(name: "FulcrumControlPlane", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEtcd", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumProxy", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumControlPlane", swiftSettings: strict),
+        // -registry etcd://: the registry shared through etcd (sync, seeding, instance leases).
+        .target(name: "FulcrumCluster", dependencies: ["FulcrumCore", "FulcrumEtcd", "FulcrumPluginHost", "FulcrumProxy", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumCluster", swiftSettings: strict),
+        .target(name: "FulcrumControlPlane", dependencies: ["CFulcrumShim", "FulcrumCluster", "FulcrumCore", "FulcrumEtcd", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumProxy", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumControlPlane", swiftSettings: strict),
         .target(name: "FulcrumDemoBackend", dependencies: ["CFulcrumShim", "FulcrumCore"], path: "Sources/FulcrumDemoBackend", swiftSettings: strict),
         .executableTarget(name: "fulcrum", dependencies: ["FulcrumControlPlane", "FulcrumDemoBackend"], path: "Sources/fulcrum", swiftSettings: strict),
         .executableTarget(name: "fulcrum-backend", dependencies: ["FulcrumDemoBackend"], path: "Sources/fulcrum-backend", swiftSettings: strict),

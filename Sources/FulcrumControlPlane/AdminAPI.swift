@@ -1,3 +1,4 @@
+import FulcrumCluster
 import FulcrumCore
 import FulcrumPluginHost
 import FulcrumProxy

@@ -1,3 +1,4 @@
+import FulcrumCluster
 import FulcrumCore
 import FulcrumProxy
 import FulcrumRegistry
@@ -38,7 +39,7 @@ extension AdminAPI {
         let registry = self.registry
         background.submit {
             if let reason = shared.unavailableReason { respond(Self.unavailable(reason)); return }
-            guard let (record, mod) = shared.sync.sharedBackend(address.description) else {
+            guard let entry = shared.sync.sharedBackend(address.description) else {
                 respond(Self.fail(404, "no backend \(address.description)"))
                 return
             }
@@ -46,8 +47,9 @@ extension AdminAPI {
                 let active = registry.statuses().first { $0.address == record.address }.map { Int($0.active) } ?? 0
                 return Self.success(["address": .string(record.address), "draining": true, "active": .integer(active)])
             }
+            let record = entry.record
             if record.draining { respond(answer()); return }
-            switch shared.drainBackend(record, modRevision: mod) {
+            switch shared.drainBackend(entry) {
             case .written:
                 Log.info("draining \(record.address) on every instance of \(shared.url)")
                 respond(answer())

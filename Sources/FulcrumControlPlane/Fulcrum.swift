@@ -1,5 +1,6 @@
 import CFulcrumPlugin
 import CFulcrumShim
+import FulcrumCluster
 import FulcrumCore
 import FulcrumDemoBackend
 import FulcrumEtcd

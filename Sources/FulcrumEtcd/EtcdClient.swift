@@ -89,6 +89,15 @@ public final class EtcdClient: @unchecked Sendable {
                     : (response.status == 503 ? .unavailable : .server)
                 throw EtcdError(kind, "etcd \(url.endpoints[endpoint]) \(path): \(message)")
             }
+            // A 200 must be a response (with a header and its revision), not
+            // an error object a gateway or proxy passed with status 200.
+            let header = json["header"] ?? json["result"]?["header"]
+            guard int64(header?["revision"]) > 0 else {
+                let e = json["error"]
+                let message = json["message"]?.stringValue ?? e?["message"]?.stringValue ?? e?.stringValue ?? "no header.revision"
+                throw EtcdError(message.contains("compacted") ? .compacted : .server,
+                                "etcd \(url.endpoints[endpoint]) \(path): not a valid response (\(message))")
+            }
             return json
         }
     }
@@ -98,19 +107,34 @@ public final class EtcdClient: @unchecked Sendable {
     /// Every key under `prefix`, read in pages of `pageSize` all pinned to
     /// the revision of the first page, so the result is one consistent
     /// snapshot even while others write. Returns the keys and that revision.
-    public func list(prefix: String, pageSize: Int = 500) throws(EtcdError) -> (kvs: [KeyValue], revision: Int64) {
+    /// Pages shrink so that one stays near `pageBytes` (item 11: a page of
+    /// 500 large values could exceed the 64 MiB response cap forever), and a
+    /// page refused as too large is read again at half the size.
+    public func list(prefix: String, pageSize: Int = 500, keysOnly: Bool = false,
+                     pageBytes: Int = 4 << 20) throws(EtcdError) -> (kvs: [KeyValue], revision: Int64) {
+        var limit = pageSize
         let end = Base64.encode(prefixRangeEnd(prefix))
         var key = Array(prefix.utf8)
         var revision: Int64 = 0
         var out: [KeyValue] = []
         while true {
             var request: [(String, JSONValue)] = [("key", .string(Base64.encode(key))), ("range_end", .string(end)),
-                                                  ("limit", jsonInt64(Int64(pageSize)))]
+                                                  ("limit", jsonInt64(Int64(limit)))]
             if revision > 0 { request.append(("revision", jsonInt64(revision))) }
-            let json = try call("/v3/kv/range", .object(request))
+            if keysOnly { request.append(("keys_only", true)) }
+            let json: JSONValue
+            do {
+                json = try call("/v3/kv/range", .object(request))
+            } catch {
+                guard error.kind == .protocolError, error.message.contains("larger than"), limit > 1 else { throw error }
+                limit /= 2
+                continue
+            }
             if revision == 0 { revision = int64(json["header"]?["revision"]) }
             let page = (json["kvs"]?.arrayValue ?? []).compactMap(KeyValue.init(json:))
             out += page
+            let bytes = page.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            if !page.isEmpty { limit = max(1, min(pageSize, pageBytes / max(1, bytes / page.count))) }
             guard json["more"]?.boolValue == true, let last = page.last else { break }
             key = Array(last.key.utf8) + [0]  // the next key after the last one
         }
@@ -162,6 +186,25 @@ public final class EtcdClient: @unchecked Sendable {
         case .modRevision(let r): compare = [["key": k, "target": "MOD", "result": "EQUAL", "mod_revision": jsonInt64(r)]]
         }
         let json = try call("/v3/kv/txn", ["compare": .array(compare), "success": [operation], "failure": []], timeout: timeout)
+        return (json["succeeded"]?.boolValue ?? false, int64(json["header"]?["revision"]))
+    }
+
+    /// Puts every (key, value) of `puts` in one transaction, when every
+    /// condition holds (each on its own key). Returns whether it did.
+    @discardableResult
+    public func putAll(_ puts: [(String, String)], if conditions: [(String, Condition)],
+                       timeout: Double? = nil) throws(EtcdError) -> (succeeded: Bool, revision: Int64) {
+        var compare: [JSONValue] = []
+        for (key, c) in conditions {
+            let k = JSONValue.string(Base64.encode(key))
+            switch c {
+            case .none: break
+            case .absent: compare.append(["key": k, "target": "CREATE", "result": "EQUAL", "create_revision": "0"])
+            case .modRevision(let r): compare.append(["key": k, "target": "MOD", "result": "EQUAL", "mod_revision": jsonInt64(r)])
+            }
+        }
+        let ops: [JSONValue] = puts.map { ["request_put": ["key": .string(Base64.encode($0.0)), "value": .string(Base64.encode($0.1))]] }
+        let json = try call("/v3/kv/txn", ["compare": .array(compare), "success": .array(ops), "failure": []], timeout: timeout)
         return (json["succeeded"]?.boolValue ?? false, int64(json["header"]?["revision"]))
     }
 

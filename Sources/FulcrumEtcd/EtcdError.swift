@@ -9,6 +9,9 @@ public struct EtcdError: Error, CustomStringConvertible, Sendable {
         case protocolError
         /// The watch's start revision was compacted: list again.
         case compacted
+        /// What was applied no longer matches etcd (a watch that stopped
+        /// delivering, a restored etcd): list again.
+        case stale
         /// A bad -registry value.
         case usage
     }

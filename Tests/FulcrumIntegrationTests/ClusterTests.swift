@@ -1,34 +1,11 @@
 import FulcrumEtcd
+import FulcrumTestSupport
 import Foundation
 import XCTest
 
 /// Several fulcrum instances sharing one registry through a real etcd
 /// (CONTRACT §7). Each test starts its own etcd (skipped without one).
-final class ClusterTests: XCTestCase {
-    /// A fulcrum on `registry`, returned once its watch runs.
-    func instance(_ registry: String, _ extra: [String] = []) throws -> FulcrumServer {
-        let f = try FulcrumServer(["-registry", registry, "-t", "0.5"] + extra, environment: ["FULCRUM_REGISTRY_LEASE_TTL": "2"])
-        _ = try f.child.waitForLine("connected, watching", seconds: 45)
-        return f
-    }
-
-    func cluster(_ f: FulcrumServer) throws -> [String: Any] {
-        let r = try f.admin("GET", "/cluster")
-        XCTAssertEqual(r.status, 200)
-        return ((try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])?["data"] as? [String: Any]) ?? [:]
-    }
-
-    func instanceIDs(_ f: FulcrumServer) throws -> [String] {
-        ((try cluster(f)["instances"] as? [[String: Any]]) ?? []).compactMap { $0["admin"] as? String }
-    }
-
-    func strategy(_ f: FulcrumServer) throws -> String? {
-        let r = try f.admin("GET", "/backends")
-        return ((try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])?["data"] as? [String: Any])?["strategy"] as? String
-    }
-
-    func addresses(_ f: FulcrumServer) throws -> Set<String> { Set(try f.backends().compactMap { $0["address"] as? String }) }
-
+final class ClusterTests: XCTestCase, ClusterTesting {
     func testRegisterDrainStrategyAndInstancesPropagate() throws {
         let etcd = try EtcdProcess.start()
         let registry = "etcd://\(etcd.endpoint)/t1"
@@ -105,7 +82,7 @@ final class ClusterTests: XCTestCase {
 
     func testWatchResumesAfterDisconnectAndRelistsAfterCompaction() throws {
         let etcd = try EtcdProcess.start()
-        let cut = try CuttableForwarder(to: etcd.clientPort)
+        let cut = try EtcdRelay(to: etcd.clientPort)
         let a = try instance("etcd://127.0.0.1:\(cut.port)/t3")
         func put(_ n: Int) throws {
             try etcd.etcdctl(["put", "/t3/backends/http://127.0.0.1:\(n)", "{\"address\":\"http://127.0.0.1:\(n)\",\"weight\":1}"])
@@ -118,7 +95,7 @@ final class ClusterTests: XCTestCase {
         eventually(8, "notices the cut") { a.child.output.contains { $0.contains("disconnected") } }
         try put(2)
         try etcd.etcdctl(["del", "/t3/backends/http://127.0.0.1:1"])
-        cut.up()
+        cut.pass()
         eventually(10, "resumed from the last revision: one put and one delete") { (try? addresses(a)) == ["http://127.0.0.1:2"] }
         XCTAssertFalse(a.child.output.contains { $0.contains("compacted") })
 
@@ -129,7 +106,7 @@ final class ClusterTests: XCTestCase {
         try etcd.etcdctl(["del", "/t3/backends/http://127.0.0.1:2"])
         try put(4)
         try etcd.etcdctl(["compaction", String(try etcd.revision())])
-        cut.up()
+        cut.pass()
         eventually(10, "re-listed after compaction") { (try? addresses(a)) == ["http://127.0.0.1:3", "http://127.0.0.1:4"] }
         XCTAssertTrue(a.child.output.contains { $0.contains("compacted") }, a.child.output.joined(separator: "\n"))
     }

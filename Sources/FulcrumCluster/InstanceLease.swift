@@ -20,6 +20,8 @@ final class InstanceLease: @unchecked Sendable {
     let ttl: Int
     private let phase = Mutex(Phase.unregistered)
     private let stopped = Atomic<Bool>(false)
+    /// Set when the key was deleted (by hand) while the lease lives: write it again.
+    private let rewrite = Atomic<Bool>(false)
 
     /// The TTL: FULCRUM_REGISTRY_LEASE_TTL seconds (undocumented in -help,
     /// for tests and impatient operators; docs/cluster.md), else 10.
@@ -49,6 +51,10 @@ final class InstanceLease: @unchecked Sendable {
                     phase.withLock { $0 = .live(lease: lease) }
                     Log.info("registry: this instance is \(key) (lease TTL \(ttl) s)")
                 case .live(let lease):
+                    if rewrite.exchange(false, ordering: .relaxed) {
+                        try client.put(key, value, lease: lease)
+                        Log.info("registry: \(key) was deleted; written again")
+                    }
                     if try client.keepAlive(lease: lease) <= 0 {
                         Log.warn("registry: lease of \(key) expired; registering again")
                         phase.withLock { $0 = .unregistered }
@@ -66,8 +72,11 @@ final class InstanceLease: @unchecked Sendable {
 
     private func pause(_ seconds: Double) {
         let end = Clock.monotonicNanos() + UInt64(seconds * 1e9)
-        while !stopped.load(ordering: .relaxed) && Clock.monotonicNanos() < end { usleep(20_000) }
+        while !stopped.load(ordering: .relaxed) && !rewrite.load(ordering: .relaxed) && Clock.monotonicNanos() < end { usleep(20_000) }
     }
+
+    /// This instance's key was deleted while its lease lives: put it back now.
+    func writeBack() { rewrite.store(true, ordering: .relaxed) }
 
     /// On a clean shutdown: remove the entry now rather than at TTL (bounded).
     func stop() {

@@ -3,18 +3,24 @@ import FulcrumPluginHost
 import FulcrumProxy
 import FulcrumRegistry
 import FulcrumSDK
+import Glibc
+import Synchronization
 
 /// Turns shared records into local state: the registry's backends and the
 /// published strategy. Health is not shared: a backend new to this instance
 /// enters rotation at once (the instance that registered it probed it
 /// alive), and from then on only this instance's probes move it; a change
 /// of weight or drain never touches its health here.
-final class ClusterApplier: Sendable {
+public final class ClusterApplier: Sendable {
     let registry: Registry
     let selection: Published<StrategySelection>
     let catalog: PluginCatalog
+    /// Host names waiting for (or retrying) resolution, with their latest
+    /// record: resolved on a thread of their own, never on the watch thread
+    /// (slow DNS must not stall the watch), retried while still shared.
+    private let unresolved = Mutex<[String: SharedBackend]>([:])
 
-    init(registry: Registry, selection: Published<StrategySelection>, catalog: PluginCatalog) {
+    public init(registry: Registry, selection: Published<StrategySelection>, catalog: PluginCatalog) {
         self.registry = registry
         self.selection = selection
         self.catalog = catalog
@@ -32,22 +38,54 @@ final class ClusterApplier: Sendable {
             Log.warn("registry: ignoring backend \(b.address): not http://host:port")
             return
         }
-        let resolved: SocketAddress
-        switch SocketAddress.resolve(host: endpoint.host, port: endpoint.port) {
-        case .success(let s): resolved = s
-        case .failure(let e):
-            Log.warn("registry: cannot resolve shared backend \(b.address): \(e)")
+        let literal = endpoint.isIPv6Literal || endpoint.host.allSatisfy { $0.isNumber || $0 == "." }
+        guard literal else { resolveLater(b, endpoint); return }
+        guard case .success(let resolved) = SocketAddress.resolve(host: endpoint.host, port: endpoint.port) else {
+            resolveLater(b, endpoint)
             return
         }
-        switch registry.register(endpoint: endpoint, socketAddress: resolved, weight: b.weight, healthy: local == nil, draining: b.draining) {
+        register(b, endpoint, resolved, healthy: local == nil)
+    }
+
+    private func register(_ b: SharedBackend, _ endpoint: FulcrumAddress, _ resolved: SocketAddress, healthy: Bool) {
+        switch registry.register(endpoint: endpoint, socketAddress: resolved, weight: b.weight, healthy: healthy, draining: b.draining) {
         case .added: Log.info("registry: backend \(b.address) weight \(b.weight)\(b.draining ? " (draining)" : "") added")
         case .updated: Log.info("registry: backend \(b.address) now weight \(b.weight)\(b.draining ? ", draining" : "")")
         case .full: Log.error("registry: no room for backend \(b.address)")
         }
     }
 
+    /// Resolves `b`'s host on its own thread, retrying (1 s doubling to 30 s)
+    /// for as long as the address is shared; the newest record wins.
+    private func resolveLater(_ b: SharedBackend, _ endpoint: FulcrumAddress) {
+        let first = unresolved.withLock { u -> Bool in
+            let isNew = u[b.address] == nil
+            u[b.address] = b
+            return isNew
+        }
+        guard first else { return }
+        NamedThread.start(name: "fulcrum-resolve") { [self] in
+            var wait = 1.0
+            while true {
+                switch SocketAddress.resolve(host: endpoint.host, port: endpoint.port) {
+                case .success(let resolved):
+                    guard let latest = unresolved.withLock({ $0.removeValue(forKey: b.address) }) else { return }
+                    let local = registry.statuses().first { $0.address == latest.address }
+                    register(latest, endpoint, resolved, healthy: local == nil)
+                    return
+                case .failure(let e):
+                    Log.warn("registry: cannot resolve shared backend \(b.address): \(e); retrying in \(Int(wait)) s")
+                }
+                usleep(UInt32(wait * 1e6))
+                wait = min(wait * 2, 30)
+                if unresolved.withLock({ $0[b.address] == nil }) { return }
+            }
+        }
+    }
+
     /// The key is gone: drain it here (in-flight requests finish, then it is removed).
     func remove(_ address: String) {
+        unresolved.withLock { _ = $0.removeValue(forKey: address) }
         if registry.drain(address: address) != nil {
             Log.info("registry: backend \(address) deregistered; draining")
             registry.removeIdleDrained()

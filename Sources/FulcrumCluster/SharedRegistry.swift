@@ -5,11 +5,11 @@ import FulcrumRegistry
 /// `-registry etcd://…`: the registry shared through etcd. Admin calls
 /// write here; nothing is changed locally until the watch (ClusterSync)
 /// delivers the write, on this instance as on every other.
-final class SharedRegistry: Sendable {
-    let url: EtcdURL
+public final class SharedRegistry: Sendable {
+    public let url: EtcdURL
     let client: EtcdClient
     let keys: ClusterKeys
-    let sync: ClusterSync
+    public let sync: ClusterSync
     let lease: InstanceLease
     let instance: InstanceInfo
     /// etcd write deadline for an admin call: with the probe before it and
@@ -18,7 +18,7 @@ final class SharedRegistry: Sendable {
     /// How long an admin call waits for its own watch to deliver its write.
     static let applyWait = 1.0
 
-    init(url: EtcdURL, applier: ClusterApplier, instance: InstanceInfo, seed: @escaping @Sendable (SharedRegistry) -> Void) {
+    public init(url: EtcdURL, applier: ClusterApplier, instance: InstanceInfo, seed: @escaping @Sendable (SharedRegistry) -> Bool) {
         self.url = url
         client = EtcdClient(url: url)
         keys = ClusterKeys(prefix: url.prefix)
@@ -26,27 +26,29 @@ final class SharedRegistry: Sendable {
         lease = InstanceLease(client: client, key: keys.instance(instance.id), value: instance.json.serialized,
                               ttl: InstanceLease.configuredTTL)
         let box = WeakBox()
-        sync = ClusterSync(client: client, keys: keys, applier: applier) { _ in if let me = box.value { seed(me) } }
+        let lease = lease
+        sync = ClusterSync(client: client, keys: keys, applier: applier, instanceID: instance.id,
+                           onOwnInstanceDeleted: { lease.writeBack() }) { _ in box.value.map { seed($0) } ?? true }
         box.value = self
     }
 
     /// Seeding needs the registry and the sync needs seeding: the cycle is broken here.
     private final class WeakBox: @unchecked Sendable { weak var value: SharedRegistry? }
 
-    func start() {
+    public func start() {
         sync.start()
         lease.start()
     }
 
-    func stop() {
+    public func stop() {
         sync.stop()
         lease.stop()
     }
 
     /// Why a write cannot be made now, for a 503; nil when it can.
-    var unavailableReason: String? { sync.unavailableReason }
+    public var unavailableReason: String? { sync.unavailableReason }
 
-    enum WriteOutcome {
+    public enum WriteOutcome {
         case written(revision: Int64)
         case notWritten
         case failed(String)
@@ -66,29 +68,37 @@ final class SharedRegistry: Sendable {
         }
     }
 
-    func putBackend(_ b: SharedBackend) -> WriteOutcome {
-        write { () throws(EtcdError) in try client.put(keys.backend(b.address), b.json, timeout: Self.writeTimeout) }
+    public func putBackend(_ b: SharedBackend) -> WriteOutcome {
+        write { () throws(EtcdError) in
+            try client.putAll([(keys.backend(b.address), b.json), (keys.known(b.address), "1")], if: [], timeout: Self.writeTimeout)
+        }
     }
 
-    /// Only if absent (-backend at start).
+    /// -backend at start: only if this address was never in the registry
+    /// (no `known` marker: a backend removed since stays removed) and has no key.
     func seedBackend(_ b: SharedBackend) throws(EtcdError) -> Bool {
-        try client.put(keys.backend(b.address), b.json, if: .absent, timeout: Self.writeTimeout).succeeded
+        try client.putAll([(keys.backend(b.address), b.json), (keys.known(b.address), "1")],
+                          if: [(keys.backend(b.address), .absent), (keys.known(b.address), .absent)], timeout: Self.writeTimeout).succeeded
     }
 
     func seedStrategy(_ s: SharedStrategy) throws(EtcdError) -> Bool {
         try client.put(keys.strategy, s.json, if: .absent, timeout: Self.writeTimeout).succeeded
     }
 
-    func putStrategy(_ s: SharedStrategy) -> WriteOutcome {
+    public func putStrategy(_ s: SharedStrategy) -> WriteOutcome {
         write { () throws(EtcdError) in try client.put(keys.strategy, s.json, timeout: Self.writeTimeout) }
     }
 
     /// Marks a shared backend draining (every instance drains it). Only if
     /// unchanged since `modRevision`, so a concurrent re-registration wins.
-    func drainBackend(_ b: SharedBackend, modRevision: Int64) -> WriteOutcome {
+    /// The record is written back at the key it was read from (which may be
+    /// a hand-written, non-canonical form of the address).
+    public func drainBackend(_ entry: ClusterSync.Entry) -> WriteOutcome {
+        let b = entry.record
         let draining = SharedBackend(address: b.address, weight: b.weight, draining: true)
         return write { () throws(EtcdError) in
-            try client.put(keys.backend(b.address), draining.json, if: .modRevision(modRevision), timeout: Self.writeTimeout)
+            try client.putAll([(entry.key, draining.json), (keys.known(b.address), "1")],
+                              if: [(entry.key, .modRevision(entry.modRevision))], timeout: Self.writeTimeout)
         }
     }
 
@@ -96,18 +106,18 @@ final class SharedRegistry: Sendable {
     /// there deletes the key (if it is still the draining record it saw), and
     /// the others, still finishing their own in-flight requests, get the delete.
     /// Runs off the caller's thread (the admin loop).
-    func locallyRemoved(_ addresses: [String]) {
+    public func locallyRemoved(_ addresses: [String]) {
         let stale = addresses.compactMap { a -> (String, Int64)? in
-            guard let (b, mod) = sync.sharedBackend(a), b.draining else { return nil }
-            return (a, mod)
+            guard let e = sync.sharedBackend(a), e.record.draining else { return nil }
+            return (e.key, e.modRevision)
         }
         guard !stale.isEmpty else { return }
         NamedThread.start(name: "fulcrum-etcd-del") { [client, keys] in
-            for (address, mod) in stale {
+            for (key, mod) in stale {
                 do throws(EtcdError) {
-                    try client.delete(keys.backend(address), if: .modRevision(mod), timeout: Self.writeTimeout)
+                    try client.delete(key, if: .modRevision(mod), timeout: Self.writeTimeout)
                 } catch {
-                    Log.warn("registry: could not delete drained \(address): \(error.message) (the next drained instance retries)")
+                    Log.warn("registry: could not delete drained \(key): \(error.message) (the next drained instance retries)")
                 }
             }
         }
