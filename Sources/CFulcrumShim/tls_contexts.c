@@ -16,14 +16,23 @@ void fulcrum_tls_set_release(fulcrum_tls_server_set *s) {
     free(s);
 }
 
-/* Picks the context whose certificate names match the SNI name; the default otherwise. */
+/* Picks the context whose certificate names match the SNI name; the default otherwise.
+ * A trailing dot (an absolute name, "a.test.") names the same host. A name
+ * starting with a dot is no host name: X509_check_host would read ".test" as
+ * "any subdomain of test" and match certificates for it, wildcards included. */
 static int servername_cb(SSL *ssl, int *alert, void *arg) {
     (void)alert;
     fulcrum_tls_server_set *s = arg;
-    const char *name = F.SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (!name || !*name) return SSL_TLSEXT_ERR_OK;
+    const char *sni = F.SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!sni) return SSL_TLSEXT_ERR_OK;
+    size_t len = strlen(sni);
+    if (len > 0 && sni[len - 1] == '.') len--;
+    if (len == 0 || sni[0] == '.' || len > 253) return SSL_TLSEXT_ERR_OK;
+    char name[254];
+    memcpy(name, sni, len);
+    name[len] = 0;
     for (int i = 0; i < s->count; i++) {
-        if (F.X509_check_host(F.SSL_CTX_get0_certificate(s->ctx[i]), name, strlen(name), 0, NULL) == 1) {
+        if (F.X509_check_host(F.SSL_CTX_get0_certificate(s->ctx[i]), name, len, 0, NULL) == 1) {
             if (i > 0) F.SSL_set_SSL_CTX(ssl, s->ctx[i]);
             return SSL_TLSEXT_ERR_OK;
         }
@@ -31,21 +40,31 @@ static int servername_cb(SSL *ssl, int *alert, void *arg) {
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* ALPN: http/1.1 when offered; otherwise no ALPN (the client may still speak HTTP/1.1). */
+/* The protocols the server speaks, in its order of preference, in ALPN's
+ * wire format (length-prefixed). The one place to add "h2". */
+static const unsigned char server_protocols[] = "\x08http/1.1";
+
+/* ALPN: the first of ours the client offers. A client that offers ALPN but
+ * none of ours gets the no_application_protocol alert (RFC 7301 §3.2); a
+ * client that offers no ALPN at all is not asked about it. */
 static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                    unsigned int inlen, void *arg) {
     (void)ssl; (void)arg;
-    for (unsigned int i = 0; i < inlen;) {
-        unsigned int n = in[i];
-        if (i + 1 + n > inlen) break;
-        if (n == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) {
-            *out = in + i + 1;
-            *outlen = 8;
-            return SSL_TLSEXT_ERR_OK;
+    for (size_t p = 0; p + 1 < sizeof server_protocols;) {
+        unsigned int want = server_protocols[p];
+        for (unsigned int i = 0; i < inlen;) {
+            unsigned int n = in[i];
+            if (i + 1 + n > inlen) break;
+            if (n == want && memcmp(in + i + 1, server_protocols + p + 1, n) == 0) {
+                *out = in + i + 1;
+                *outlen = (unsigned char)n;
+                return SSL_TLSEXT_ERR_OK;
+            }
+            i += 1 + n;
         }
-        i += 1 + n;
+        p += 1 + want;
     }
-    return SSL_TLSEXT_ERR_NOACK;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 fulcrum_tls_server_set *fulcrum_tls_server_set_new(const char *const *certs, const char *const *keys, int count,
@@ -74,8 +93,14 @@ fulcrum_tls_server_set *fulcrum_tls_server_set_new(const char *const *certs, con
             fulcrum_tls_set_err(err, errlen, "cannot load certificate %s: %s", certs[i], fulcrum_tls_openssl_reason(reason, sizeof reason));
             goto fail;
         }
+        fulcrum_tls_passphrase_asked = 0;
         if (F.SSL_CTX_use_PrivateKey_file(ctx, keys[i], SSL_FILETYPE_PEM) != 1) {
             fulcrum_tls_openssl_reason(reason, sizeof reason);
+            if (fulcrum_tls_passphrase_asked) {
+                fulcrum_tls_set_err(err, errlen, "private key %s is encrypted (a passphrase is not supported; %s)", keys[i],
+                                    "decrypt it, e.g. openssl pkey -in KEY -out KEY.plain");
+                goto fail;
+            }
             /* OpenSSL checks the pair while loading the key (X509_R_KEY_VALUES_MISMATCH). */
             if (strstr(reason, "key values mismatch")) goto mismatch;
             fulcrum_tls_set_err(err, errlen, "cannot load private key %s: %s", keys[i], reason);
@@ -135,6 +160,11 @@ int fulcrum_tls_client_init(const char *ca_file, char *err, size_t errlen) {
         } else {
             if (!ca_file) F.SSL_CTX_set_default_verify_paths(ctx);
             F.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+            /* close_notify seen or not (a close-delimited body's end), and one
+             * session kept per backend for resumption (tls_session_cache.c). */
+            F.SSL_CTX_set_info_callback(ctx, fulcrum_tls_info_cb);
+            F.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL, NULL);
+            F.SSL_CTX_sess_set_new_cb(ctx, fulcrum_tls_new_session_cb);
             __atomic_store_n(&fulcrum_tls_client_ctx, ctx, __ATOMIC_RELEASE);
         }
     }
@@ -143,3 +173,22 @@ int fulcrum_tls_client_init(const char *ca_file, char *err, size_t errlen) {
 }
 
 int fulcrum_tls_client_ready(void) { return __atomic_load_n(&fulcrum_tls_client_ctx, __ATOMIC_ACQUIRE) != NULL; }
+
+/* Records the peer's close_notify on the connection (app data slot 0). */
+void fulcrum_tls_info_cb(const SSL *ssl, int where, int value) {
+    if ((where & (SSL_CB_ALERT | SSL_CB_READ)) != (SSL_CB_ALERT | SSL_CB_READ) || (value & 0xff) != SSL_AD_CLOSE_NOTIFY) return;
+    fulcrum_tls_conn *c = F.SSL_get_ex_data(ssl, 0);
+    if (c) c->close_notify = 1;
+}
+
+int fulcrum_tls_context_settings(int side, uint64_t *options, long *mode) {
+    SSL_CTX *ctx = NULL;
+    fulcrum_tls_server_set *s = NULL;
+    if (side == 0) { s = fulcrum_tls_set_acquire(); if (s) ctx = s->ctx[0]; }
+    else ctx = __atomic_load_n(&fulcrum_tls_client_ctx, __ATOMIC_ACQUIRE);
+    if (!ctx) return -1;
+    *options = F.SSL_CTX_get_options(ctx);
+    *mode = F.SSL_CTX_ctrl(ctx, SSL_CTRL_MODE, 0, NULL);
+    fulcrum_tls_set_release(s);
+    return 0;
+}

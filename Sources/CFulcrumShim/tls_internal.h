@@ -17,6 +17,7 @@ typedef struct ssl_method_st SSL_METHOD;
 typedef struct x509_st X509;
 typedef struct X509_VERIFY_PARAM_st X509_VERIFY_PARAM;
 typedef struct bio_st BIO;
+typedef struct ssl_session_st SSL_SESSION;
 
 #define SSL_CTRL_MODE 33
 #define SSL_CTRL_SET_READ_AHEAD 41
@@ -24,11 +25,20 @@ typedef struct bio_st BIO;
 #define SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG 54
 #define SSL_CTRL_SET_TLSEXT_HOSTNAME 55
 #define SSL_CTRL_SET_MIN_PROTO_VERSION 123
+#define SSL_CTRL_SET_SESS_CACHE_MODE 44
+#define SSL_SESS_CACHE_CLIENT 0x0001
+#define SSL_SESS_CACHE_NO_INTERNAL 0x0300
+#define SSL_CB_ALERT 0x4000
+#define SSL_CB_READ 0x04
+#define SSL_AD_CLOSE_NOTIFY 0
+#define SSL_AD_NO_APPLICATION_PROTOCOL 120
+#define SSL_TLSEXT_ERR_ALERT_FATAL 2
 #define TLSEXT_NAMETYPE_host_name 0
 #define TLS1_2_VERSION 0x0303
 #define TLS1_3_VERSION 0x0304
 #define SSL_MODE_ENABLE_PARTIAL_WRITE 0x1L
 #define SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER 0x2L
+#define SSL_MODE_RELEASE_BUFFERS 0x10L
 #define SSL_OP_ENABLE_KTLS ((uint64_t)1 << 3)
 #define SSL_OP_IGNORE_UNEXPECTED_EOF ((uint64_t)1 << 7)
 #define SSL_OP_NO_COMPRESSION ((uint64_t)1 << 17)
@@ -85,6 +95,17 @@ struct fulcrum_tls_functions {
     X509_VERIFY_PARAM *(*SSL_get0_param)(SSL *);
     long (*SSL_get_verify_result)(const SSL *);
     BIO *(*SSL_get_wbio)(const SSL *);
+    uint64_t (*SSL_CTX_get_options)(const SSL_CTX *);
+    void (*SSL_CTX_set_default_passwd_cb)(SSL_CTX *, int (*)(char *, int, int, void *));
+    void (*SSL_CTX_set_info_callback)(SSL_CTX *, void (*)(const SSL *, int, int));
+    void (*SSL_CTX_sess_set_new_cb)(SSL_CTX *, int (*)(SSL *, SSL_SESSION *));
+    int (*SSL_set_ex_data)(SSL *, int, void *);
+    void *(*SSL_get_ex_data)(const SSL *, int);
+    int (*SSL_set_session)(SSL *, SSL_SESSION *);
+    int (*SSL_SESSION_up_ref)(SSL_SESSION *);
+    void (*SSL_SESSION_free)(SSL_SESSION *);
+    int (*SSL_SESSION_is_resumable)(const SSL_SESSION *);
+    SSL_SESSION *(*SSL_SESSION_dup)(const SSL_SESSION *);
     /* libcrypto */
     void (*ERR_clear_error)(void);
     unsigned long (*ERR_get_error)(void);
@@ -126,6 +147,20 @@ struct fulcrum_tls_conn {
     SSL *ssl;
     fulcrum_tls_server_set *set;  /* servers: the set this connection's handshake uses */
     int side;                     /* 0 = from a client, 1 = to a backend */
+    int close_notify;             /* the peer's close_notify arrived (set by the info callback) */
+    int fd;
+    int cache_pending;            /* backends: the session cache is not consulted yet */
+    unsigned cache_slot;          /* backends: the session cache slot of this peer */
+    char peer[320];               /* backends: the SNI host, then "host|ip:port" (the session cache key) */
 };
+
+/* The client context's callbacks (tls_contexts.c) record close_notify and keep sessions. */
+void fulcrum_tls_info_cb(const SSL *ssl, int where, int value);
+int fulcrum_tls_new_session_cb(SSL *ssl, SSL_SESSION *session);
+/* Set on this thread when OpenSSL asked for a key's passphrase (refused: see tls_library.c). */
+extern __thread int fulcrum_tls_passphrase_asked;
+/* Keys c by its peer (host and connected address) and sets that peer's last
+ * good session on it; called once, at the handshake's start (tls_session_cache.c). */
+void fulcrum_tls_session_cache_prepare(fulcrum_tls_conn *c);
 
 #endif

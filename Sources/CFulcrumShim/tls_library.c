@@ -19,6 +19,16 @@ static char load_error[256];
 SSL_CTX *fulcrum_tls_client_ctx;
 uint64_t fulcrum_tls_counters[FULCRUM_TLS_STAT_COUNT];
 __thread char fulcrum_tls_last_error[256];
+__thread int fulcrum_tls_passphrase_asked;
+
+/* An encrypted key is refused, never prompted for: OpenSSL's default would
+ * read a passphrase from the terminal, blocking start-up (or, on a reload,
+ * the admin thread) forever. As nginx without ssl_password_file. */
+static int refuse_passphrase(char *buf, int size, int rwflag, void *userdata) {
+    (void)buf; (void)size; (void)rwflag; (void)userdata;
+    fulcrum_tls_passphrase_asked = 1;
+    return -1;
+}
 
 void fulcrum_tls_set_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b) {
     if (err && errlen) snprintf(err, errlen, fmt, a, b);
@@ -54,6 +64,10 @@ int fulcrum_tls_load(char *err, size_t errlen) {
             RESOLVE(ssl, SSL_ctrl) RESOLVE(ssl, SSL_set_SSL_CTX) RESOLVE(ssl, SSL_get_servername)
             RESOLVE(ssl, SSL_version) RESOLVE(ssl, SSL_session_reused) RESOLVE(ssl, SSL_set1_host)
             RESOLVE(ssl, SSL_get0_param) RESOLVE(ssl, SSL_get_verify_result) RESOLVE(ssl, SSL_get_wbio)
+            RESOLVE(ssl, SSL_CTX_get_options) RESOLVE(ssl, SSL_CTX_set_default_passwd_cb)
+            RESOLVE(ssl, SSL_CTX_set_info_callback) RESOLVE(ssl, SSL_CTX_sess_set_new_cb) RESOLVE(ssl, SSL_set_ex_data)
+            RESOLVE(ssl, SSL_get_ex_data) RESOLVE(ssl, SSL_set_session) RESOLVE(ssl, SSL_SESSION_up_ref)
+            RESOLVE(ssl, SSL_SESSION_free) RESOLVE(ssl, SSL_SESSION_is_resumable) RESOLVE(ssl, SSL_SESSION_dup)
             RESOLVE(crypto, ERR_clear_error) RESOLVE(crypto, ERR_get_error) RESOLVE(crypto, ERR_error_string_n)
             RESOLVE(crypto, X509_check_host) RESOLVE(crypto, X509_VERIFY_PARAM_set1_ip_asc)
             RESOLVE(crypto, X509_verify_cert_error_string) RESOLVE(crypto, BIO_ctrl)
@@ -77,9 +91,8 @@ const char *fulcrum_tls_openssl_reason(char *buf, size_t len) {
     return buf;
 }
 
-/* kTLS only where the kernel offers it: the "tls" upper-layer protocol is
- * registered (module loaded; `modprobe tls` to have it). Otherwise OpenSSL
- * is not asked to try, once per handshake, what cannot work. */
+/* Whether the kernel offers kTLS (the "tls" upper-layer protocol is
+ * registered). Reported only: kTLS is not enabled (docs/design.md, "kTLS"). */
 static int kernel_offers_ktls(void) {
     static int cached = -1;
     if (cached >= 0) return cached;
@@ -99,13 +112,22 @@ SSL_CTX *fulcrum_tls_common_ctx(const SSL_METHOD *method, uint64_t extra_options
     SSL_CTX *ctx = F.SSL_CTX_new(method);
     if (!ctx) return NULL;
     F.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
-    /* A peer closing without close_notify is a normal close (HTTP frames its own messages). */
-    F.SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                   (kernel_offers_ktls() ? SSL_OP_ENABLE_KTLS : 0) | extra_options);
+    /* A peer closing without close_notify reads as a close, not a fatal
+     * error (a fatal alert would also make the session unresumable). Where
+     * the difference matters, a backend's close-delimited body, the info
+     * callback tells them apart (fulcrum_tls_truncated).
+     * No SSL_OP_ENABLE_KTLS: see docs/design.md, "kTLS". */
+    F.SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | extra_options);
     F.SSL_CTX_set_cipher_list(ctx, cipher_list);
+    F.SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
     /* Partial writes: a big body goes out record by record. Moving buffer:
-     * a retried write may come from a compacted (moved) buffer. */
-    F.SSL_CTX_ctrl(ctx, SSL_CTRL_MODE, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, NULL);
+     * a retried write may come from a compacted (moved) buffer, or from the
+     * per-thread scratch of fulcrum_tls_write2 (OpenSSL has already
+     * encrypted the pending record into its own buffer; true without kTLS
+     * only). Release buffers: an idle connection holds no 16 KiB read and
+     * write buffers, only what a record in progress needs. */
+    F.SSL_CTX_ctrl(ctx, SSL_CTRL_MODE,
+                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS, NULL);
     /* Read-ahead: one read(2) takes whatever the socket has, instead of a
      * record header and then its body. Buffered ciphertext is then invisible
      * to epoll: fulcrum_tls_pending reports it (SSL_has_pending). */

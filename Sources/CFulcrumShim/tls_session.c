@@ -31,7 +31,17 @@ static int is_ip_literal(const char *host) {
 
 fulcrum_tls_conn *fulcrum_tls_connect(int fd, const char *host) {
     SSL_CTX *ctx = __atomic_load_n(&fulcrum_tls_client_ctx, __ATOMIC_ACQUIRE);
-    if (!ctx) return NULL;
+    if (!ctx) {
+        /* An https:// backend added after start (API, -state, etcd) with no
+         * TLS flag given: the system CA store, set up on first use. (With
+         * -backend-ca the context exists from start.) */
+        char err[256];
+        if (fulcrum_tls_client_init(NULL, err, sizeof err) != 0) {
+            snprintf(fulcrum_tls_last_error, sizeof fulcrum_tls_last_error, "%s", err);
+            return NULL;
+        }
+        ctx = __atomic_load_n(&fulcrum_tls_client_ctx, __ATOMIC_ACQUIRE);
+    }
     fulcrum_tls_conn *c = calloc(1, sizeof *c);
     SSL *ssl = c ? F.SSL_new(ctx) : NULL;
     if (!ssl) { free(c); return NULL; }
@@ -45,6 +55,12 @@ fulcrum_tls_conn *fulcrum_tls_connect(int fd, const char *host) {
     }
     c->ssl = ssl;
     c->side = 1;
+    F.SSL_set_ex_data(ssl, 0, c);
+    /* The session cache is keyed by the connected address too: looked up
+     * when the handshake starts (a non-blocking connect may be in progress now). */
+    c->fd = fd;
+    c->cache_pending = 1;
+    snprintf(c->peer, sizeof c->peer, "%s", host);
     return c;
 }
 
@@ -81,6 +97,7 @@ static long outcome(fulcrum_tls_conn *c, int r) {
 }
 
 long fulcrum_tls_handshake(fulcrum_tls_conn *c) {
+    if (c->cache_pending) { c->cache_pending = 0; fulcrum_tls_session_cache_prepare(c); }
     F.ERR_clear_error();
     errno = 0;
     int r = F.SSL_do_handshake(c->ssl);
@@ -124,6 +141,8 @@ long fulcrum_tls_write2(fulcrum_tls_conn *c, const void *a, size_t alen, const v
     memcpy(scratch + alen, b, take);
     return fulcrum_tls_write(c, scratch, alen + take);
 }
+
+int fulcrum_tls_truncated(fulcrum_tls_conn *c) { return !c->close_notify; }
 
 int fulcrum_tls_pending(fulcrum_tls_conn *c) { return F.SSL_pending(c->ssl) > 0 || F.SSL_has_pending(c->ssl); }
 

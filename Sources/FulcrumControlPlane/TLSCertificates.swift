@@ -79,7 +79,7 @@ public final class TLSCertificates: Sendable {
         for (side, s) in [("client", stats.clients), ("backend", stats.backends)] {
             sample("fulcrum_tls_resumed_sessions_total", [("side", side)], s.resumed)
         }
-        family("fulcrum_tls_ktls_total", "counter", "Completed TLS handshakes whose sending side moved into the kernel (kTLS).")
+        family("fulcrum_tls_ktls_total", "counter", "Completed TLS handshakes whose sending side moved into the kernel (kTLS; not enabled, see docs/design.md: always 0).")
         for (side, s) in [("client", stats.clients), ("backend", stats.backends)] {
             sample("fulcrum_tls_ktls_total", [("side", side)], s.kernelTLS)
         }

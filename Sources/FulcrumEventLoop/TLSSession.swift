@@ -67,6 +67,11 @@ public final class TLSSession {
         host.withCString { fulcrum_tls_connect(fd, $0) }.map { TLSSession(raw: $0, loop: loop, toBackend: true) }
     }
 
+    /// After an end of stream: the peer's TCP connection ended without its
+    /// close_notify (tracked on backends' sessions). A body delimited by the
+    /// close is then cut short, perhaps by an attacker (RFC 9112 §9.8).
+    public var endedWithoutCloseNotify: Bool { fulcrum_tls_truncated(raw) != 0 }
+
     /// Why the last call on this thread failed.
     public static var lastError: String { String(cString: fulcrum_tls_error_text()) }
 

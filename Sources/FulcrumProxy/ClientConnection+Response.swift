@@ -36,7 +36,14 @@ extension ClientConnection {
             up.readClosed = true
             // De-chunked bytes still waiting for room in outBuf come first.
             if dechunk && !responseComplete && !(up.inBuf?.isEmpty ?? true) { updateInterest(); return }
-            perform(exchange.upstreamClosed(untilClose: responseBody.endsAtClose))
+            // Over TLS, only close_notify ends a close-delimited body; a bare
+            // TCP close is a truncation and cuts the client (RFC 9112 §9.8).
+            let truncated = up.tls?.endedWithoutCloseNotify ?? false
+            if truncated && exchange.responseStarted && responseBody.endsAtClose && !responseComplete {
+                Log.warn("backend \(up.backend.address): TLS closed without close_notify; truncated response, client reset")
+            }
+            let closeEndsBody = responseBody.endsAtClose && !truncated
+            perform(exchange.upstreamClosed(untilClose: closeEndsBody))
             if phase == .exchanging { pumpResponse() }
         case .failed(let code):
             upstreamBroke(up, .reset(code))

@@ -3,8 +3,9 @@ import XCTest
 
 /// Certificates for the TLS tests, made once per test run with the
 /// `openssl` command-line tool: a CA, server certificates for a.test and
-/// b.test signed by it (both also valid for localhost and 127.0.0.1), and a
-/// self-signed "rogue" certificate the CA did not sign.
+/// b.test signed by it (both also valid for localhost and 127.0.0.1), a
+/// wildcard certificate "wild" for *.w.test, and a self-signed "rogue"
+/// certificate the CA did not sign.
 final class TLSFixture: @unchecked Sendable {
     let dir: String
     var ca: String { dir + "/ca.pem" }
@@ -31,9 +32,11 @@ final class TLSFixture: @unchecked Sendable {
         dir = try temporaryDirectory("tls")
         let days = ["-days", "2"]
         try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key("ca"), "-out", ca, "-subj", "/CN=Fulcrum Test CA"] + days)
-        for name in ["a.test", "b.test"] {
+        // "wild": a wildcard certificate for *.w.test only.
+        for (name, names) in [("a.test", "DNS:a.test,DNS:localhost,IP:127.0.0.1"), ("b.test", "DNS:b.test,DNS:localhost,IP:127.0.0.1"),
+                              ("wild", "DNS:*.w.test")] {
             try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key(name), "-out", dir + "/\(name).csr", "-subj", "/CN=\(name)"])
-            try "subjectAltName=DNS:\(name),DNS:localhost,IP:127.0.0.1\n".write(toFile: dir + "/\(name).ext", atomically: true, encoding: .utf8)
+            try "subjectAltName=\(names)\n".write(toFile: dir + "/\(name).ext", atomically: true, encoding: .utf8)
             try openssl(["x509", "-req", "-in", dir + "/\(name).csr", "-CA", ca, "-CAkey", key("ca"), "-CAcreateserial",
                          "-out", cert(name), "-extfile", dir + "/\(name).ext"] + days)
         }
