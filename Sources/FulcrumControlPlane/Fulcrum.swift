@@ -130,7 +130,9 @@ public enum Fulcrum {
         config.responseTimeout = UInt64(o.timeout * 1000)
         config.bodyTimeout = UInt64(o.bodyTimeout * 1000)
         let selection = Published(StrategySelection(descriptor: strategy, config: o.algoConfig))
-        let proxy = Proxy(config: config, registry: registry, selection: selection, accessLog: accessLog)
+        let defaultPool = ProxyPool(name: "default", registry: registry, selection: selection)
+        let routing = Published(Routing(pools: [defaultPool], table: nil, defaultPool: 0, unmatchedPool: 0, workers: max(1, o.workers)))
+        let proxy = Proxy(config: config, routing: routing, accessLog: accessLog)
         do { try proxy.start() } catch { throw StartError("\(error) (-listen/-port\(tlsListen == nil ? "" : "/-tls-listen"))") }
 
         let health = HealthChecker(registry: registry, probe: probe, period: o.period, timeout: o.effectiveProbeTimeout)

@@ -205,7 +205,7 @@ extension ClientConnection {
             connectUpstream()
             return
         }
-        if markDown { worker.registry.markDown(id: failed.id, reason: lastFailure?.detail ?? "proxied request failed") }
+        if markDown { pool.registry.markDown(id: failed.id, reason: lastFailure?.detail ?? "proxied request failed") }
         endInFlight()
         // Pick again: the strategy sees the set without the backend just marked down.
         guard let next = pickBackend(), next.id != failed.id || !markDown else {

@@ -22,8 +22,9 @@ struct HeaderTest {
     var anyValue: Bool
 }
 
-/// What a matched route tells the proxy to do, and how it is shown.
-public struct Route: Sendable {
+/// What a matched route tells the proxy to do, and how it is shown. A
+/// class: an exchange keeps a reference to its route, not a copy.
+public final class Route: Sendable {
     /// 0-based position in the file.
     public let index: Int
     /// `name`, else `routes[N]` (the metrics label and the admin API's key).
@@ -38,6 +39,19 @@ public struct Route: Sendable {
     public let responseHeaders: CompiledHeaderRules
     /// The route as the file wrote it (`GET /routes`).
     public let config: RouteConfig
+
+    init(index: Int, label: String, pool: String, poolIndex: Int, stripPrefix: Bool, prefixLength: Int,
+         requestHeaders: CompiledHeaderRules, responseHeaders: CompiledHeaderRules, config: RouteConfig) {
+        self.index = index
+        self.label = label
+        self.pool = pool
+        self.poolIndex = poolIndex
+        self.stripPrefix = stripPrefix
+        self.prefixLength = prefixLength
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
+        self.config = config
+    }
 }
 
 /// Header rules ready for a head rewriter: the names whose fields are
