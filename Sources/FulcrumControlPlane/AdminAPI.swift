@@ -197,6 +197,7 @@ public final class AdminAPI: Sendable {
             return .object([
                 ("address", .string(s.address)),
                 ("weight", .integer(Int(s.weight))),
+                ("effective_weight", .number(s.effectiveWeight, isInteger: s.effectiveWeight == s.effectiveWeight.rounded())),
                 ("healthy", .bool(s.healthy)),
                 ("draining", .bool(s.draining)),
                 ("active", .integer(Int(s.active))),

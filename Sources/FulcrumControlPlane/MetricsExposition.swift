@@ -68,6 +68,8 @@ enum MetricsExposition {
         family("fulcrum_upstream_connections_total", "counter", "Backend connections used, new or reused from the keep-alive pool.")
         sample("fulcrum_upstream_connections_total", [("kind", "new")], total(.upstreamConnects))
         sample("fulcrum_upstream_connections_total", [("kind", "reused")], total(.upstreamReuses))
+        family("fulcrum_connect_timeouts_total", "counter", "Backend connects (TCP, then TLS handshake) not done within -connect-timeout.")
+        sample("fulcrum_connect_timeouts_total", [], total(.connectTimeouts))
         family("fulcrum_response_timeouts_total", "counter", "Responses whose head did not arrive within -timeout (504).")
         sample("fulcrum_response_timeouts_total", [], total(.responseTimeouts))
         family("fulcrum_body_timeouts_total", "counter", "Exchanges cut because a body made no progress within -body-timeout.")

@@ -12,6 +12,9 @@ extension ClientConnection {
         switch action {
         case .wait:
             updateInterest()
+        case .awaitConnect:
+            syncUpstreamTimer()
+            updateInterest()
         case .pumpRequest:
             syncUpstreamTimer()
             pumpRequest()

@@ -40,7 +40,7 @@ extension ClientConnection {
                 return
             }
             attach(conn)
-            perform(exchange.attached(connected: connected, reused: false))
+            perform(exchange.attached(connected: connected, reused: false, handshake: conn.tls != nil))
         case .failure(let error):
             upstreamFailed(nil, UpstreamFailure.connectFailed(error.code))
         }
@@ -164,6 +164,9 @@ extension ClientConnection {
                 break send
             }
         }
+        // The handshake runs inside the first writes: once through, the
+        // connect limit gives way to the body inactivity limit.
+        if exchange.handshaking, let tls = up.tls, tls.state != .handshaking { exchange.handshakeCompleted() }
         if !exchange.requestSent && fwdWritten == fwd.readableCount && exchange.requestBodyRead && requestBodyPending == 0 {
             exchange.requestFullySent()
         }
@@ -205,16 +208,33 @@ extension ClientConnection {
             connectUpstream()
             return
         }
-        if markDown { pool.registry.markDown(id: failed.id, reason: lastFailure?.detail ?? "proxied request failed") }
+        tried.insert(failed.id)
+        if markDown {
+            pool.registry.markDown(id: failed.id, reason: lastFailure?.detail ?? "proxied request failed")
+            // This worker's strategy sees the smaller set now, not after the
+            // asynchronous publish reaches its loop.
+            pool.refresh(worker: worker.index)
+        }
         endInFlight()
-        // Pick again: the strategy sees the set without the backend just marked down.
-        guard let next = pickBackend(), next.id != failed.id || !markDown else {
+        guard let next = pickUntried() else {
             backend = nil
-            perform(exchange.respond(502))
+            perform(exchange.noOtherBackend())
             return
         }
         begin(next)
         connectUpstream()
+    }
+
+    /// A backend this request has not tried yet: the strategy's choice when
+    /// it offers one within a few picks, else the first untried eligible
+    /// backend (a hash strategy keeps choosing the same one).
+    func pickUntried() -> Backend? {
+        for _ in 0..<3 {
+            guard let b = pickBackend() else { break }
+            if !tried.contains(b.id) { return b }
+        }
+        for b in pool.snapshot.eligible where !tried.contains(b.id) { return b }
+        return nil
     }
 
     /// Arms the backend connection's timer the state machine asks for.
@@ -243,6 +263,9 @@ extension ClientConnection {
             worker.bodyQueue.rearm(up, deadline: up.lastActivity &+ limit)
         default:
             switch timer {
+            case .connect:
+                worker.metrics.add(.connectTimeouts)
+                Log.warn("backend \(up.backend.address): not connected within \(worker.config.connectTimeout) ms")
             case .responseHead:
                 worker.metrics.add(.responseTimeouts)
                 Log.warn("backend \(up.backend.address): no response within \(worker.config.responseTimeout) ms")

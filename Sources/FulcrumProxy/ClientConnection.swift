@@ -58,6 +58,8 @@ final class ClientConnection: EventHandler {
     var pool: WorkerPool
     /// The route it matched (header rules for the response), if routes are configured.
     var route: Route?
+    /// Backends this request failed on: a retry picks none of them again.
+    var tried = TriedBackends()
     var inFlight = false
     var accounted = true
     var strategyEpoch: UInt64 = 0
@@ -238,6 +240,7 @@ final class ClientConnection: EventHandler {
         responseScanner.reset()
         requestBody.reset(facts.framing)
         requestBodyPending = 0
+        tried.removeAll()
 
         // The forwarded head, built once and kept for retries.
         fwdBuf = worker.pool.take()

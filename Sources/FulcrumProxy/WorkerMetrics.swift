@@ -7,7 +7,7 @@ import Glibc
 public final class WorkerMetrics: @unchecked Sendable {
     public enum Counter: Int, CaseIterable {
         case connectionsAccepted, connectionsClosed, requests, retries, upstreamConnects, upstreamReuses,
-             upstreamFailures, tunnels, bytesFromClients, bytesToClients, responseTimeouts, bodyTimeouts
+             upstreamFailures, tunnels, bytesFromClients, bytesToClients, responseTimeouts, bodyTimeouts, connectTimeouts
     }
 
     /// Upper bounds (seconds) of the upstream duration histogram.

@@ -41,16 +41,27 @@ public final class BackendSnapshot: @unchecked Sendable {
     public let eligible: [Backend]
     /// `eligible` as `fulcrum_backend`s; valid as long as this snapshot lives.
     public let cEligible: UnsafeMutablePointer<fulcrum_backend>
+    /// The unit of `cEligible`'s weights: ×`SlowStart.weightScale` while slow start is on.
+    public let weightScale: UInt32
 
     /// With `slowStart`, strategies see its effective weights instead of the registered ones.
     public init(all: [Backend], slowStart: SlowStart? = nil) {
         self.all = all
         eligible = all.filter(\.eligible)
         cEligible = .allocate(capacity: max(1, eligible.count))
+        weightScale = slowStart == nil ? 1 : SlowStart.weightScale
         let weights = slowStart?.effectiveWeights(eligible) ?? eligible.map(\.weight)
         for (i, b) in eligible.enumerated() {
             cEligible[i] = fulcrum_backend(id: b.id, address: UnsafePointer(b.cAddress), weight: weights[i])
         }
+    }
+
+    /// Each eligible backend's weight as strategies see it, in registered units (for the admin API).
+    public func effectiveWeights() -> [UInt64: Double] {
+        var out: [UInt64: Double] = [:]
+        out.reserveCapacity(eligible.count)
+        for i in eligible.indices { out[cEligible[i].id] = Double(cEligible[i].weight) / Double(weightScale) }
+        return out
     }
 
     deinit { cEligible.deallocate() }

@@ -7,6 +7,9 @@ public struct BackendStatus: Sendable {
     public let id: UInt64
     public let address: String
     public let weight: UInt32
+    /// The weight strategies see now, in units of `weight`: below it while
+    /// slow start ramps the backend up, 0 out of rotation (unhealthy or draining).
+    public let effectiveWeight: Double
     public let healthy: Bool
     public let draining: Bool
     public let active: UInt32
@@ -194,8 +197,11 @@ public final class Registry: @unchecked Sendable {
     /// Every backend with its live in-flight count, in registration order.
     public func statuses() -> [BackendStatus] {
         records.withLock { list in
-            list.map {
-                BackendStatus(id: $0.id, address: $0.endpoint.description, weight: $0.weight, healthy: $0.healthy,
+            // The published set is what strategies see (the lock orders it after `list`).
+            let effective = published.value.effectiveWeights()
+            return list.map {
+                BackendStatus(id: $0.id, address: $0.endpoint.description, weight: $0.weight,
+                              effectiveWeight: effective[$0.id] ?? 0, healthy: $0.healthy,
                               draining: $0.draining, active: table.active($0.id), lastCheck: $0.lastCheck,
                               latencyMicros: table.latencyEWMA($0.id))
             }

@@ -22,7 +22,7 @@ final class ExchangeStateMachineTests: XCTestCase {
     /// A machine whose request went out whole on a fresh connection.
     func sent(_ f: RequestFacts, eligible: Int = 3) -> M {
         var m = M(facts: f, eligible: eligible)
-        XCTAssertEqual(m.attached(connected: false, reused: false), .wait)
+        XCTAssertEqual(m.attached(connected: false, reused: false), .awaitConnect, "the connect timer is armed")
         XCTAssertEqual(m.upstreamTimer, .connect)
         XCTAssertEqual(m.connected(), .pumpRequest)
         XCTAssertEqual(m.upstreamTimer, .bodyInactivity)

@@ -47,6 +47,9 @@ struct ExchangeStateMachine {
     /// What the driver should do next.
     enum Action: Equatable {
         case wait
+        /// A connect is in progress: arm the connect timer (the connection's
+        /// write readiness reports the outcome).
+        case awaitConnect
         /// Write the request (head, then body) to the backend.
         case pumpRequest
         /// Pass a 1xx head on (HTTP/1.1 clients only) and keep waiting.
@@ -78,6 +81,9 @@ struct ExchangeStateMachine {
     private(set) var requestBodyRead: Bool
     private(set) var anyResponseByte = false
     private(set) var clientHalfClosed = false
+    /// A backend TLS handshake is in progress: it is part of connecting, so
+    /// `-connect-timeout` bounds it, and a stall there sent nothing.
+    private(set) var handshaking = false
     /// The proxy is shutting down: no connection is kept after this exchange.
     var draining: Bool
 
@@ -101,7 +107,7 @@ struct ExchangeStateMachine {
     var upstreamTimer: Timer {
         switch state {
         case .connecting: return .connect
-        case .sending: return .bodyInactivity
+        case .sending: return handshaking ? .connect : .bodyInactivity
         case .awaitingHead: return .responseHead
         // Until the last byte is written to the client: a client that stops
         // reading a response already received in full is cut too.
@@ -112,17 +118,22 @@ struct ExchangeStateMachine {
 
     // MARK: - attempts
 
-    /// A backend connection is attached: pooled or connected at once, or still connecting.
-    mutating func attached(connected: Bool, reused: Bool) -> Action {
+    /// A backend connection is attached: pooled or connected at once, or
+    /// still connecting. `handshake`: a TLS handshake must run first.
+    mutating func attached(connected: Bool, reused: Bool, handshake: Bool = false) -> Action {
         precondition(state == .connecting, "attach in \(state)")
         progress.reusedConnection = reused
         progress.requestBytesWritten = 0
         progress.bodyBytesWritten = 0
         requestSent = false
         anyResponseByte = false
+        handshaking = handshake
         if connected { state = .sending; return .pumpRequest }
-        return .wait
+        return .awaitConnect
     }
+
+    /// The backend TLS handshake completed: from now on the body inactivity limit applies.
+    mutating func handshakeCompleted() { handshaking = false }
 
     mutating func connected() -> Action {
         precondition(state == .connecting, "connected in \(state)")
@@ -149,6 +160,7 @@ struct ExchangeStateMachine {
     /// The attempt failed before any response byte.
     mutating func upstreamFailed(_ failure: UpstreamFailure) -> Action {
         precondition(state == .connecting || state == .sending || state == .awaitingHead, "upstream failure in \(state)")
+        handshaking = false
         if failure != .connectTimeout { progress.allConnectTimeouts = false }
         let decision = RetryPolicy.decide(failure, progress, idempotent: facts.idempotent)
         switch decision {
@@ -164,6 +176,13 @@ struct ExchangeStateMachine {
         case .fail(let status, let markDown):
             return respond(status, markDown: markDown)
         }
+    }
+
+    /// A retry found no eligible backend this request has not tried: 504
+    /// when every try timed out connecting, else 502.
+    mutating func noOtherBackend() -> Action {
+        precondition(state == .connecting, "no other backend in \(state)")
+        return respond(progress.allConnectTimeouts ? 504 : 502)
     }
 
     // MARK: - response
