@@ -57,7 +57,7 @@ public final class PoolManager: @unchecked Sendable {
         let table = RouteTable(config.routes, pools: names, defaultPool: config.defaultPoolName)
         return Routing(pools: pools, table: table, defaultPool: defaultIndex,
                        unmatchedPool: config.defaultPool == nil ? nil : defaultIndex, workers: workers,
-                       carriedCounts: previous?.countsCarried(to: table) ?? [])
+                       previous: previous)
     }
 
     // MARK: reading
