@@ -1,10 +1,11 @@
 /// An immutable hash table from byte strings to lists of route indices,
-/// built once per configuration and probed per request without allocating:
-/// keys live in one byte arena, the lists in one array. Keys may be
-/// compared case-insensitively (host names; stored lower-case), and hashed
-/// back to front (`reversed`), so that every dot-suffix of a host name is
-/// hashed in one pass from its end.
-final class ByteKeyIndex: Sendable {
+/// built once per configuration and probed per request without allocating
+/// or reference counting: a plain struct of pointers into memory its owner
+/// frees (`deallocate`). Keys live in one byte arena, the lists in one
+/// array. Keys may be compared case-insensitively (host names; stored
+/// lower-case), and hashed back to front (`reversed`), so that every
+/// dot-suffix of a host name is hashed in one pass from its end.
+struct ByteKeyIndex {
     private struct Entry {
         var keyStart: Int32
         var keyLength: Int32
@@ -13,14 +14,14 @@ final class ByteKeyIndex: Sendable {
         var hash: UInt64
     }
 
-    private let slots: [Int32]
+    private let slots: UnsafeMutablePointer<Int32>
     private let mask: Int
-    private let entries: [Entry]
-    private let arena: [UInt8]
-    private let lists: [Int32]
+    private let entries: UnsafeMutablePointer<Entry>
+    private let arena: UnsafeMutablePointer<UInt8>
+    private let lists: UnsafeMutablePointer<Int32>
     let caseInsensitive: Bool
     let reversed: Bool
-    var isEmpty: Bool { entries.isEmpty }
+    let isEmpty: Bool
 
     static let basis: UInt64 = 0xcbf2_9ce4_8422_2325
     static let prime: UInt64 = 0x0000_0100_0000_01B3
@@ -60,11 +61,25 @@ final class ByteKeyIndex: Sendable {
             while slots[s] >= 0 { s = (s + 1) & (size - 1) }
             slots[s] = Int32(i)
         }
-        self.slots = slots
-        self.mask = size - 1
-        self.entries = entries
-        self.arena = arena
-        self.lists = lists
+        isEmpty = entries.isEmpty
+        mask = size - 1
+        self.slots = Self.copy(slots)
+        self.entries = Self.copy(entries)
+        self.arena = Self.copy(arena)
+        self.lists = Self.copy(lists)
+    }
+
+    private static func copy<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutablePointer<T>.allocate(capacity: max(1, a.count))
+        _ = UnsafeMutableBufferPointer(start: p, count: a.count).initialize(from: a)
+        return p
+    }
+
+    func deallocate() {
+        slots.deallocate()
+        entries.deallocate()
+        arena.deallocate()
+        lists.deallocate()
     }
 
     static func hash(_ key: [UInt8], reversed: Bool) -> UInt64 {
@@ -90,15 +105,13 @@ final class ByteKeyIndex: Sendable {
 
     @inline(__always)
     private func keyEquals(_ entry: Entry, _ key: UnsafeRawPointer, _ length: Int) -> Bool {
-        arena.withUnsafeBufferPointer { a in
-            let start = Int(entry.keyStart)
-            if caseInsensitive {
-                for i in 0..<length where a[start + i] != Self.lower(key.load(fromByteOffset: i, as: UInt8.self)) { return false }
-            } else {
-                for i in 0..<length where a[start + i] != key.load(fromByteOffset: i, as: UInt8.self) { return false }
-            }
-            return true
+        let a = arena + Int(entry.keyStart)
+        if caseInsensitive {
+            for i in 0..<length where a[i] != Self.lower(key.load(fromByteOffset: i, as: UInt8.self)) { return false }
+        } else {
+            for i in 0..<length where a[i] != key.load(fromByteOffset: i, as: UInt8.self) { return false }
         }
+        return true
     }
 
     @inline(__always)

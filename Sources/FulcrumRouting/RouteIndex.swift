@@ -1,20 +1,38 @@
 /// The candidate index of a `RouteTable` with many routes (see there).
-final class RouteIndex: Sendable {
+/// Everything read per request is plain memory (structs of pointers): no
+/// reference counting on the request path.
+final class RouteIndex: @unchecked Sendable {
     /// Routes narrowed by path within one host bucket.
-    struct Bucket: Sendable {
+    struct Bucket {
         let exactPaths: ByteKeyIndex
         let prefixes: ByteKeyIndex
         /// The distinct prefix lengths, ascending.
-        let prefixLengths: [Int]
+        let prefixLengths: UnsafeMutablePointer<Int>
+        let prefixLengthCount: Int
         /// Routes with neither `path` nor `path_prefix`, in order.
-        let rest: [Int32]
+        let rest: UnsafeMutablePointer<Int32>
+        let restCount: Int
     }
 
     let exactHosts: ByteKeyIndex
     let suffixHosts: ByteKeyIndex
     /// Bucket ids: exact host buckets, then suffix ones, then the no-host one (last).
-    let buckets: [Bucket]
+    let buckets: UnsafeMutablePointer<Bucket>
+    let bucketCount: Int
     let anyHostBucket: Int
+
+    deinit {
+        exactHosts.deallocate()
+        suffixHosts.deallocate()
+        for i in 0..<bucketCount {
+            let b = buckets[i]
+            b.exactPaths.deallocate()
+            b.prefixes.deallocate()
+            b.prefixLengths.deallocate()
+            b.rest.deallocate()
+        }
+        buckets.deallocate()
+    }
 
     init(_ conditions: [Conditions], arena: [UInt8]) {
         func bytes(_ r: Range<Int>) -> [UInt8] { Array(arena[r]) }
@@ -49,7 +67,13 @@ final class RouteIndex: Sendable {
                     rest.append(Int32(i))
                 }
             }
-            return Bucket(exactPaths: ByteKeyIndex(exact), prefixes: ByteKeyIndex(prefix), prefixLengths: lengths.sorted(), rest: rest)
+            let sorted = lengths.sorted()
+            let l = UnsafeMutablePointer<Int>.allocate(capacity: max(1, sorted.count))
+            _ = UnsafeMutableBufferPointer(start: l, count: sorted.count).initialize(from: sorted)
+            let r = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, rest.count))
+            _ = UnsafeMutableBufferPointer(start: r, count: rest.count).initialize(from: rest)
+            return Bucket(exactPaths: ByteKeyIndex(exact), prefixes: ByteKeyIndex(prefix), prefixLengths: l, prefixLengthCount: sorted.count,
+                          rest: r, restCount: rest.count)
         }
         var buckets: [Bucket] = []
         var exactPairs: [([UInt8], Int32)] = []
@@ -66,7 +90,9 @@ final class RouteIndex: Sendable {
         buckets.append(bucket(anyHost))
         exactHosts = ByteKeyIndex(exactPairs, caseInsensitive: true)
         suffixHosts = ByteKeyIndex(suffixPairs, caseInsensitive: true, reversed: true)
-        self.buckets = buckets
+        bucketCount = buckets.count
+        self.buckets = .allocate(capacity: buckets.count)
+        self.buckets.initialize(from: buckets, count: buckets.count)
     }
 
     @inline(__always)
@@ -105,8 +131,8 @@ final class RouteIndex: Sendable {
                         _ host: UnsafeRawBufferPointer, _ header: (UnsafeRawBufferPointer) -> UnsafeRawBufferPointer?,
                         _ best: inout Int) {
         let bucket = buckets[id]
-        for r in bucket.rest {
-            let i = Int(r)
+        for k in 0..<bucket.restCount {
+            let i = Int(bucket.rest[k])
             if i >= best { break }
             if table.matches(i, method: method, path: path, host: host, header: header) { best = i; break }
         }
@@ -121,7 +147,8 @@ final class RouteIndex: Sendable {
         if !bucket.prefixes.isEmpty {
             var h = ByteKeyIndex.basis
             var done = 0
-            for length in bucket.prefixLengths {
+            for k in 0..<bucket.prefixLengthCount {
+                let length = bucket.prefixLengths[k]
                 if length > path.count { break }
                 while done < length { h = ByteKeyIndex.step(h, path[done]); done += 1 }
                 if let range = bucket.prefixes.lookup(hash: h, base, length) {

@@ -14,13 +14,15 @@ public final class RouteTable: @unchecked Sendable {
     public let routes: [Route]
     /// Pool names, in the order `Route.poolIndex` counts them.
     public let pools: [String]
-    let conditions: [Conditions]
-    let arena: [UInt8]
-    let methodRanges: [Range<Int>]
-    let headerTests: [HeaderTest]
+    // What matching reads, in plain memory (no reference counting per request).
+    let conditions: UnsafeMutablePointer<Conditions>
+    let conditionCount: Int
+    let arena: UnsafeMutableRawBufferPointer
+    let methodRanges: UnsafeMutablePointer<Range<Int>>
+    let headerTests: UnsafeMutablePointer<HeaderTest>
     let index: RouteIndex?
     /// At or below this many routes, matching scans them all.
-    public static let linearLimit = 8
+    public static let linearLimit = 16
 
     /// Compiles validated routes. `pools` lists every pool name; a route
     /// without one goes to `defaultPool`.
@@ -70,12 +72,27 @@ public final class RouteTable: @unchecked Sendable {
                                 responseHeaders: CompiledHeaderRules(r.responseHeaders), config: r))
         }
         self.routes = routes
-        self.conditions = conditions
-        self.arena = arena
-        self.methodRanges = methodRanges
-        self.headerTests = headerTests
+        conditionCount = conditions.count
+        self.conditions = Self.copy(conditions)
+        self.arena = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, arena.count), alignment: 8)
+        self.arena.copyBytes(from: arena)
+        self.methodRanges = Self.copy(methodRanges)
+        self.headerTests = Self.copy(headerTests)
         let useIndex = indexed ?? (config.count > Self.linearLimit)
         index = useIndex ? RouteIndex(conditions, arena: arena) : nil
+    }
+
+    deinit {
+        conditions.deallocate()
+        arena.deallocate()
+        methodRanges.deallocate()
+        headerTests.deallocate()
+    }
+
+    static func copy<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+        let p = UnsafeMutablePointer<T>.allocate(capacity: max(1, a.count))
+        _ = UnsafeMutableBufferPointer(start: p, count: a.count).initialize(from: a)
+        return p
     }
 
     /// The route for a request, or nil. `path` is the normalised path
@@ -88,7 +105,7 @@ public final class RouteTable: @unchecked Sendable {
         if let index {
             return index.match(self, method: method, path: path, host: host, header: header)
         }
-        for i in 0..<conditions.count where matches(i, method: method, path: path, host: host, header: header) {
+        for i in 0..<conditionCount where matches(i, method: method, path: path, host: host, header: header) {
             return i
         }
         return nil
@@ -99,7 +116,8 @@ public final class RouteTable: @unchecked Sendable {
     func matches(_ i: Int, method: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer, host: UnsafeRawBufferPointer,
                  header: (UnsafeRawBufferPointer) -> UnsafeRawBufferPointer?) -> Bool {
         let c = conditions[i]
-        return arena.withUnsafeBytes { a -> Bool in
+        let a = UnsafeRawBufferPointer(arena)
+        do {
             switch c.hostKind {
             case .any: break
             case .exact:
