@@ -23,6 +23,8 @@ public final class PoolManager: @unchecked Sendable {
 
     private struct State {
         var runtimes: [PoolRuntime]
+        /// Pools a reload dropped, kept until their backends have drained away.
+        var retired: [PoolRuntime] = []
         var config: RoutingConfig?
         var started = false
     }
@@ -108,7 +110,15 @@ public final class PoolManager: @unchecked Sendable {
     func stopHealth() { for r in runtimes { r.health.stop() } }
 
     /// Removes drained backends that have no request in flight; their addresses.
-    func removeIdleDrained() -> [String] { runtimes.flatMap { $0.registry.removeIdleDrained() } }
+    func removeIdleDrained() -> [String] {
+        let (current, retired) = state.withLock { ($0.runtimes, $0.retired) }
+        let removed = current.flatMap { $0.registry.removeIdleDrained() }
+        if !retired.isEmpty {
+            for r in retired { _ = r.registry.removeIdleDrained() }
+            state.withLock { $0.retired.removeAll { $0.registry.statuses().isEmpty } }
+        }
+        return removed
+    }
 
     func republishIfRamping() { for r in runtimes { r.registry.republishIfRamping() } }
 
@@ -178,6 +188,7 @@ public final class PoolManager: @unchecked Sendable {
         state.withLock {
             $0.runtimes = runtimes
             $0.config = next
+            $0.retired += removed
         }
         routing.publish(Self.makeRouting(runtimes, next, workers: workers, previous: routing.value))
         for r in removed {
