@@ -348,6 +348,12 @@ public enum HeadParser {
             if let problem { return problem }
         case .upgrade:
             if out.upgradeIndex < 0 { out.upgradeIndex = index }
+            forEachToken(head, vs, ve) { s, e in
+                // A protocol may carry a version ("h2c/1"): compare the name only.
+                var end = s
+                while end < e && head[end] != UInt8(ascii: "/") { end += 1 }
+                if tokenIn(head, s, end, ["h2c"]) { out.upgradeOffersH2C = true }
+            }
         case .expect:
             if ve - vs == 12 && asciiCaseInsensitiveEqual(head.baseAddress! + vs, continueBytes, 12) { out.expectContinue = true }
         default:

@@ -4,6 +4,8 @@ public enum KnownHeader: UInt8, Sendable {
     case other
     case host, contentLength, transferEncoding, connection, keepAlive, proxyConnection, te, trailer, upgrade,
          expect, xForwardedFor, xForwardedProto, xForwardedHost
+    /// HTTP/1.1's h2c upgrade settings (RFC 7540 §3.2.1): never forwarded.
+    case http2Settings
 
     /// Classifies a field name (case-insensitively) by its bytes.
     @inline(__always)
@@ -25,7 +27,10 @@ public enum KnownHeader: UInt8, Sendable {
             if eq("connection") { return .connection }
             if eq("keep-alive") { return .keepAlive }
             return .other
-        case 14: return eq("content-length") ? .contentLength : .other
+        case 14:
+            if eq("content-length") { return .contentLength }
+            if eq("http2-settings") { return .http2Settings }
+            return .other
         case 15: return eq("x-forwarded-for") ? .xForwardedFor : .other
         case 16:
             if eq("proxy-connection") { return .proxyConnection }
@@ -116,6 +121,9 @@ public final class ParsedHead: @unchecked Sendable {
     public internal(set) var expectContinue = false
     public internal(set) var hostIndex = -1
     public internal(set) var upgradeIndex = -1
+    /// An Upgrade field offers `h2c`: the request is served as plain
+    /// HTTP/1.1, never tunnelled (h2c smuggling past routes and filters).
+    public internal(set) var upgradeOffersH2C = false
     /// Total length of the head, final empty line included.
     public internal(set) var length = 0
 
@@ -151,6 +159,7 @@ public final class ParsedHead: @unchecked Sendable {
         expectContinue = false
         hostIndex = -1
         upgradeIndex = -1
+        upgradeOffersH2C = false
         length = 0
     }
 
@@ -160,7 +169,9 @@ public final class ParsedHead: @unchecked Sendable {
     }
 
     /// A request that asks to switch protocols (Connection: upgrade + Upgrade).
-    public var isUpgradeRequest: Bool { connectionUpgrade && upgradeIndex >= 0 && version == .http11 }
+    /// An `Upgrade: h2c` never is one: a backend that speaks h2c would
+    /// otherwise become a tunnel past every route and filter (CONTRACT §12).
+    public var isUpgradeRequest: Bool { connectionUpgrade && upgradeIndex >= 0 && version == .http11 && !upgradeOffersH2C }
 
     /// The request's body framing (requests are never close-delimited).
     public var requestFraming: BodyFraming {
@@ -173,7 +184,7 @@ public final class ParsedHead: @unchecked Sendable {
     public func isHopByHop(_ index: Int, in head: UnsafeRawBufferPointer) -> Bool {
         let f = fields[index]
         switch f.kind {
-        case .connection, .keepAlive, .proxyConnection, .te, .trailer, .upgrade: return true
+        case .connection, .keepAlive, .proxyConnection, .te, .trailer, .upgrade, .http2Settings: return true
         default: break
         }
         guard connectionTokenCount > 0 else { return false }

@@ -33,6 +33,7 @@ func headDifference(_ a: ParsedHead, _ b: ParsedHead, requestLine: Bool) -> Stri
     if a.expectContinue != b.expectContinue { return "expectContinue" }
     if a.hostIndex != b.hostIndex { return "hostIndex" }
     if a.upgradeIndex != b.upgradeIndex { return "upgradeIndex" }
+    if a.upgradeOffersH2C != b.upgradeOffersH2C { return "upgradeOffersH2C" }
     if a.length != b.length { return "length" }
     for i in 0..<a.fieldCount {
         let x = a.fields[i], y = b.fields[i]
@@ -47,6 +48,7 @@ let knownNames: [String: KnownHeader] = [
     "host": .host, "content-length": .contentLength, "transfer-encoding": .transferEncoding, "connection": .connection,
     "keep-alive": .keepAlive, "proxy-connection": .proxyConnection, "te": .te, "trailer": .trailer, "upgrade": .upgrade,
     "expect": .expect, "x-forwarded-for": .xForwardedFor, "x-forwarded-proto": .xForwardedProto, "x-forwarded-host": .xForwardedHost,
+    "http2-settings": .http2Settings,
 ]
 
 /// Structure every accepted head (request or response) must have.
@@ -93,6 +95,8 @@ func checkAcceptedHead(_ h: ParsedHead, _ head: UnsafeRawBufferPointer, isReques
     if h.hasTransferEncoding && h.contentLength >= 0 { oracleFailure("both Content-Length and Transfer-Encoding accepted", all) }
     if h.chunked && !h.hasTransferEncoding { oracleFailure("chunked without Transfer-Encoding", all) }
     if h.upgradeIndex != (upgrades.first ?? -1) { oracleFailure("upgradeIndex", all) }
+    // An h2c offer is never an upgrade: it must not become a tunnel (CONTRACT §12).
+    if h.upgradeOffersH2C && h.isUpgradeRequest { oracleFailure("h2c offer treated as an upgrade", all) }
     // Content-Length values: every one is digits (or a list of equal values) equal to contentLength.
     for i in 0..<h.fieldCount where h.fields[i].kind == .contentLength {
         let f = h.fields[i]
