@@ -219,8 +219,9 @@ final class ClientConnection: EventHandler {
                 return
             }
         } else {
-            route = nil
-            pool = worker.defaultPool
+            // Stores only when something changes: no reference counting per request.
+            if route != nil { route = nil }
+            if pool !== worker.defaultPool { pool = worker.defaultPool }
         }
         DeadlineQueue.disarm(self)
         worker.metrics.add(.requests)
