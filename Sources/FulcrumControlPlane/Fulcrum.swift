@@ -31,7 +31,7 @@ public enum Fulcrum {
                 try checkConfig(options)
                 return 0
             } catch {
-                Console.error("fulcrum: \(error.description)")
+                if !error.description.isEmpty { Console.error("fulcrum: \(error.description)") }
                 return 2
             }
         }
@@ -44,7 +44,8 @@ public enum Fulcrum {
             try run(options)
             return 0
         } catch {
-            Console.error("fulcrum: \(error.description)")
+            // Empty: the problems are printed already, one a line (a bad -config file).
+            if !error.description.isEmpty { Console.error("fulcrum: \(error.description)") }
             return error.exitCode
         }
     }
@@ -114,8 +115,10 @@ public enum Fulcrum {
         switch ConfigLoader.read(path, options: o, catalog: catalog) {
         case .valid(let c): return c
         case .invalid(let problems):
+            // One line per problem on stderr, each starting with the file's path, and nothing else.
             for p in problems { Console.error(p) }
-            throw StartError("\(path): \(problems.count) problem\(problems.count == 1 ? "" : "s"); nothing started", exitCode: 2)
+            if o.checkConfig { Console.out("\(path): invalid: \(problems.count) problem\(problems.count == 1 ? "" : "s")") }
+            throw StartError("", exitCode: 2)
         }
     }
 
@@ -123,7 +126,10 @@ public enum Fulcrum {
     /// port, probes nothing, contacts no etcd.
     static func checkConfig(_ o: Options) throws(StartError) {
         _ = try resolve(o.listen, flag: "-listen")
-        _ = try resolve(o.admin, flag: "-admin")
+        let adminAddress = try resolve(o.admin, flag: "-admin")
+        if !isLoopback(adminAddress) && o.adminToken == nil {
+            throw StartError("-admin \(o.admin) is reachable from other hosts: set -admin-token TOKEN (or use a loopback address)", exitCode: 2)
+        }
         let catalog = try loadPlugins(o)
         if let config = try readConfig(o, catalog: catalog), let path = o.configPath {
             Console.out(ConfigLoader.summary(config, path: path))

@@ -36,6 +36,8 @@ final class PoolsReloadTests: XCTestCase {
         XCTAssertTrue(lines.contains("\(bad.path): pools.api.strategy: unknown strategy \"foo\""), r.stderr)
         XCTAssertTrue(lines.contains { $0.hasPrefix("\(bad.path): routes[1]: unknown key \"hots\"") }, r.stderr)
         XCTAssertTrue(lines.contains("\(bad.path): routes[1]: unknown pool \"x\""), r.stderr)
+        XCTAssertEqual(lines.count, 3, "one line per problem, nothing else: \(r.stderr)")
+        XCTAssertTrue(r.stdout.contains("invalid: 3 problems"), r.stdout)
 
         let syntax = try ConfigFileFixture("{\n  \"pools\": {\n    \"api\": {,}\n  }\n}\n")
         let s = try runFulcrum(["-check-config", "-config", syntax.path])
@@ -47,6 +49,7 @@ final class PoolsReloadTests: XCTestCase {
         XCTAssertEqual(start.status, 2)
         XCTAssertTrue(start.stderr.contains("\(bad.path): routes[1]: unknown pool \"x\""), start.stderr)
         XCTAssertFalse(start.stderr.contains("proxy listening"), start.stderr)
+        XCTAssertTrue(start.stderr.split(separator: "\n").allSatisfy { $0.hasPrefix(bad.path) }, start.stderr)
     }
 
     func testReloadSwapsRoutesKeepsPoolsAndDrainsDroppedBackends() throws {
