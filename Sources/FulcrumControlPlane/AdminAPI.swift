@@ -32,6 +32,16 @@ public final class AdminAPI: Sendable {
         self.token = token
     }
 
+    /// With -registry: where a pool's registrations are shared (the default
+    /// pool under PREFIX, another under PREFIX/pools/NAME); nil: local.
+    func shared(for target: PoolRuntime) -> SharedRegistry? {
+        guard let shared else { return nil }
+        return target === pools.defaultRuntime ? shared : pools.sharing?.shared(for: target.name)
+    }
+
+    /// The pool to name in a registration's answer: only when the call named one.
+    func namedPool(_ name: String?, _ target: PoolRuntime) -> PoolRuntime? { name == nil ? nil : target }
+
     /// The pool a call names (`?pool=` or `"pool"`; none: the default), or the 404 to answer.
     func pool(_ name: String?) -> Result<PoolRuntime, AdminResponseBox> {
         if let r = pools.runtime(forParameter: name) { return .success(r) }
@@ -72,8 +82,8 @@ public final class AdminAPI: Sendable {
             case .success(let p): target = p
             case .failure(let box): respond(box.response); return
             }
-            if r.method == "DELETE", let shared, target === pools.defaultRuntime, case .success(let address) = drainTarget(r) {
-                sharedDrain(shared, address, respond: respond)
+            if r.method == "DELETE", let shared = shared(for: target), case .success(let address) = drainTarget(r) {
+                sharedDrain(shared, address, pool: target, respond: respond)
                 return
             }
             respond(r.method == "GET" ? listBackends(target) : drain(r, target))
@@ -95,9 +105,7 @@ public final class AdminAPI: Sendable {
             switch validatedStrategy(r) {
             case .failure(let box): respond(box.response)
             case .success(let (choice, target)):
-                if target !== pools.defaultRuntime {
-                    respond(switchStrategy(choice, target))
-                } else if let shared {
+                if let shared = shared(for: target) {
                     if let reason = shared.unavailableReason { respond(Self.unavailable(reason)); return }
                     sharedSwitch(shared, SharedStrategy(name: choice.descriptor.name, config: choice.config), respond: respond)
                 } else {
@@ -191,7 +199,10 @@ public final class AdminAPI: Sendable {
         case .success(let p): target = p
         case .failure(let box): respond(box.response); return
         }
-        if let shared, target === pools.defaultRuntime { sharedRegister(shared, address, weight: weight, respond: respond); return }
+        if let shared = shared(for: target) {
+            sharedRegister(shared, address, weight: weight, pool: namedPool(poolName, target), respond: respond)
+            return
+        }
         // Probing blocks for up to the probe timeout: not on the admin loop.
         let registrar = target.registrar
         let namedPool = poolName != nil

@@ -13,11 +13,15 @@ final class ClusterApplier: Sendable {
     let registry: Registry
     let selection: Published<StrategySelection>
     let catalog: PluginCatalog
+    /// Keys under the prefix that are none of the above (another pool's, CONTRACT §10).
+    let onOther: @Sendable (String) -> Void
 
-    init(registry: Registry, selection: Published<StrategySelection>, catalog: PluginCatalog) {
+    init(registry: Registry, selection: Published<StrategySelection>, catalog: PluginCatalog,
+         onOther: @escaping @Sendable (String) -> Void = { _ in }) {
         self.registry = registry
         self.selection = selection
         self.catalog = catalog
+        self.onOther = onOther
     }
 
     func put(_ b: SharedBackend) {

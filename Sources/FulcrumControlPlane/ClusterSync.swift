@@ -200,7 +200,7 @@ final class ClusterSync: @unchecked Sendable {
                 if let i = InstanceInfo(json: kv.value) { instances[id] = i }
             case .strategy:
                 strategy = SharedStrategy(json: kv.value)
-            case .other: break
+            case .other: applier.onOther(kv.key)
             }
         }
         applier.resync(backends.values.map(\.0), strategy: strategy)
@@ -238,6 +238,7 @@ final class ClusterSync: @unchecked Sendable {
                 if let i = InstanceInfo(json: kv.value) { state.withLock { $0.instances[id] = i } }
             case (.instance(let id), .delete):
                 state.withLock { _ = $0.instances.removeValue(forKey: id) }
+            case (.other, .put): applier.onOther(kv.key)
             case (.other, _): break
             }
             state.withLock { s in

@@ -191,8 +191,11 @@ public enum Fulcrum {
         do { try admin.start() } catch { throw StartError("\(error) (-admin)") }
         sharedBox.adminAddress = admin.address.description
         admin.every(milliseconds: 100) {
-            let removed = pools.removeIdleDrained()
-            if !removed.isEmpty { sharedBox.value?.locallyRemoved(removed) }
+            // A backend drained away here: the first instance to get there deletes its shared key.
+            for (pool, addresses) in pools.removeIdleDrained() {
+                let shared = pool == pools.defaultRuntime.name ? sharedBox.value : pools.sharing?.shared(for: pool)
+                shared?.locallyRemoved(addresses)
+            }
         }
 
         // Demo backends.
@@ -242,10 +245,20 @@ public enum Fulcrum {
                                   admin: admin.address.description, since: Clock.timestamp())
             let seeds = (initial[defaultPool.name] ?? []).map { SharedBackend(address: $0.0.description, weight: $0.1, draining: false) }
             let strategySeed = SharedStrategy(name: defaultPool.selection.value.descriptor.name, config: defaultPool.selection.value.config)
-            let shared = SharedRegistry(url: url, applier: ClusterApplier(registry: defaultPool.registry, selection: defaultPool.selection, catalog: catalog),
-                                        instance: me) { ClusterStart.seed($0, backends: seeds, strategy: strategySeed) }
+            // Pools other than the default one are shared under PREFIX/pools/NAME (docs/cluster.md).
+            let sharing = PoolSharing(url: url, catalog: catalog, instance: me)
+            sharing.setKnown(pools.runtimes.map(\.name))
+            let prefix = url.prefix
+            let applier = ClusterApplier(registry: defaultPool.registry, selection: defaultPool.selection, catalog: catalog) {
+                sharing.other(key: $0, prefix: prefix)
+            }
+            let shared = SharedRegistry(url: url, applier: applier, instance: me) { ClusterStart.seed($0, backends: seeds, strategy: strategySeed) }
             sharedBox.value = shared
+            pools.sharing = sharing
             shared.start()
+            for r in pools.runtimes where r !== defaultPool {
+                sharing.start(r, seeds: (initial[r.name] ?? []).map { SharedBackend(address: $0.0.description, weight: $0.1, draining: false) })
+            }
         }
         if pools.scaled {
             // Backends registered at start begin at full weight; later arrivals ramp.
@@ -272,6 +285,7 @@ public enum Fulcrum {
         Log.info("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): no new connections; waiting up to \(Int(o.drainTimeout)) s for in-flight requests")
         pools.stopHealth()
         sharedBox.value?.stop()
+        pools.sharing?.stopAll()
         proxy.beginShutdown()
         if proxy.waitForDrain(seconds: o.drainTimeout) {
             Log.info("drained; bye")

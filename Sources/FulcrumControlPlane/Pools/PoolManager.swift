@@ -29,6 +29,13 @@ public final class PoolManager: @unchecked Sendable {
         var started = false
     }
     private let state: Mutex<State>
+    /// With -registry: the non-default pools' shared registries (set once at start).
+    var sharing: PoolSharing? {
+        get { sharingCell.withLock { $0 } }
+        set { sharingCell.withLock { $0 = newValue } }
+    }
+    private let sharingCell = Mutex<PoolSharing?>(nil)
+
     /// Reloads (and start-up) one at a time.
     private let reloading = Mutex<Void>(())
 
@@ -110,9 +117,9 @@ public final class PoolManager: @unchecked Sendable {
     func stopHealth() { for r in runtimes { r.health.stop() } }
 
     /// Removes drained backends that have no request in flight; their addresses.
-    func removeIdleDrained() -> [String] {
+    func removeIdleDrained() -> [(pool: String, addresses: [String])] {
         let (current, retired) = state.withLock { ($0.runtimes, $0.retired) }
-        let removed = current.flatMap { $0.registry.removeIdleDrained() }
+        let removed = current.map { ($0.name, $0.registry.removeIdleDrained()) }.filter { !$0.1.isEmpty }
         if !retired.isEmpty {
             for r in retired { _ = r.registry.removeIdleDrained() }
             state.withLock { $0.retired.removeAll { $0.registry.statuses().isEmpty } }
@@ -191,6 +198,15 @@ public final class PoolManager: @unchecked Sendable {
             $0.retired += removed
         }
         routing.publish(Self.makeRouting(runtimes, next, workers: workers, previous: routing.value))
+        if let sharing {
+            let defaultName = routing.value.defaultProxyPool.name
+            sharing.setKnown(runtimes.map(\.name))
+            for r in removed { sharing.stop(r.name) }
+            for r in fresh where r.name != defaultName {
+                let seeds = (next.pool(named: r.name)?.backends ?? []).map { SharedBackend(address: $0.address, weight: $0.effectiveWeight, draining: false) }
+                sharing.start(r, seeds: seeds)
+            }
+        }
         for r in removed {
             r.health.stop()
             for s in r.registry.statuses() { _ = r.registry.drain(address: s.address) }
