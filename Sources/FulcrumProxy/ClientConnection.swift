@@ -212,7 +212,7 @@ final class ClientConnection: EventHandler {
         // Which route, which pool (CONTRACT §10). Without -config there is no
         // table: the default pool, exactly as before pools existed.
         var step = RouteStep.forward
-        if let table = worker.routing.table {
+        if let table = worker.routeTable {
             step = chooseRoute(table, parsed, head)
             if step == .refuse {
                 respondAndClose(400)
@@ -248,7 +248,7 @@ final class ClientConnection: EventHandler {
         let fits: Bool
         if let route {
             let target: UnsafeRawBufferPointer? = route.stripPrefix
-                ? worker.routing.table!.strippedTarget(route, target: requestTarget(parsed, head), scratch: worker.routeScratch) : nil
+                ? worker.routeTable!.strippedTarget(route, target: requestTarget(parsed, head), scratch: worker.routeScratch) : nil
             fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: tls != nil, target: target,
                                              rules: route.requestHeaders, into: &fwdBuf!, facts: &facts)
         } else {

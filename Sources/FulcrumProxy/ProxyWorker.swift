@@ -44,6 +44,8 @@ public final class ProxyWorker: @unchecked Sendable {
     var workerPools: [WorkerPool]
     /// `workerPools[routing.defaultPool]`: every request without -config.
     var defaultPool: WorkerPool
+    /// `routing.table`, read per request (nil without -config: one test, nothing retained).
+    var routeTable: RouteTable?
     /// Scratch for normalising paths and stripping prefixes (routes only).
     let routeScratch = RouteScratch(capacity: HTTPLimits.maxHead)
 
@@ -60,6 +62,7 @@ public final class ProxyWorker: @unchecked Sendable {
         routingGeneration = generation
         workerPools = current.pools.map(WorkerPool.init)
         defaultPool = workerPools[current.defaultPool]
+        routeTable = current.table
         loop = EventLoop(name: "worker-\(index)")
         pool = BufferPool(bufferSize: config.bufferSize, maxFree: 512)
         pools = BackendPools(slots: BackendTable.shared.capacity, maxPerBackend: config.maxIdlePerBackend)
@@ -151,6 +154,7 @@ public final class ProxyWorker: @unchecked Sendable {
                 routing = current
                 workerPools = current.pools.map { kept[ObjectIdentifier($0)] ?? WorkerPool($0) }
                 defaultPool = workerPools[current.defaultPool]
+                routeTable = current.table
             }
         }
         for w in workerPools { w.refresh(worker: index) }

@@ -45,6 +45,11 @@ final class PoolsRoutingTests: XCTestCase {
         XCTAssertEqual(Set(pools.keys), ["api", "web"])
         XCTAssertEqual(pools["api"]?["strategy"] as? String, "least-connections", "canonical names")
         XCTAssertEqual((pools["web"]?["backends"] as? [[String: Any]])?.first?["address"] as? String, web.url)
+        // The status page: the default pool's table, a section per other pool, the route table.
+        let page = try f.admin("GET", "/").text
+        XCTAssertTrue(page.contains("Pool api"), page)
+        XCTAssertTrue(page.contains("The table above is pool <b>web</b>"), page)
+        XCTAssertTrue(page.contains("<td>api-v1</td>"), page)
         let metrics = try f.admin("GET", "/metrics").text
         XCTAssertTrue(metrics.contains("fulcrum_route_requests_total{route=\"api-v1\",pool=\"api\"} 3"), metrics)
         XCTAssertTrue(metrics.contains("fulcrum_backend_up{backend=\"\(api.url)\",pool=\"api\"} 1"), metrics)
