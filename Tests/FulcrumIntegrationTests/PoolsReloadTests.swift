@@ -77,6 +77,23 @@ final class PoolsReloadTests: XCTestCase {
         XCTAssertEqual(Set(try f.answerers(4, "/a/1", headers: [])), ["a1", "extra"], "the API-registered backend stays")
     }
 
+    func testReloadAppliesHealthAndStrategyAndPutStrategyLastsUntilThen() throws {
+        let a = try backend("a")
+        func config(_ path: String, _ strategy: String) -> String {
+            #"{"pools": {"a": {"strategy": "\#(strategy)", "backends": ["\#(a.url)"], "health": {"path": "\#(path)", "interval": 0.2, "rise": 1, "fall": 1}}}, "default_pool": "a"}"#
+        }
+        let file = try ConfigFileFixture(config("/", "RR"))
+        let f = try FulcrumServer(["-config", file.path])
+        fulcrum = f
+        XCTAssertEqual(try f.get("/x").header("X-Backend"), "a")
+        XCTAssertEqual(try f.admin("PUT", "/strategy", json: #"{"name":"LC","pool":"a"}"#).status, 200)
+        XCTAssertEqual(try f.pools()["a"]?["strategy"] as? String, "least-connections")
+        try file.write(config("/status/500", "RR"))
+        XCTAssertEqual(try f.admin("POST", "/config/reload").status, 200)
+        XCTAssertEqual(try f.pools()["a"]?["strategy"] as? String, "round-robin", "the file's strategy applies again at reload")
+        eventually(10, "the new health path takes a out of rotation") { (try? f.get("/x").status) == 503 }
+    }
+
     func testInvalidReloadChangesNothing() throws {
         let a = try backend("a")
         let file = try ConfigFileFixture(#"{"pools": {"a": {"backends": ["\#(a.url)"]}}, "routes": [{"path_prefix": "/a/", "pool": "a"}]}"#)

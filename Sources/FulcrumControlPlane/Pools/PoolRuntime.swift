@@ -3,6 +3,7 @@ import FulcrumPluginHost
 import FulcrumProxy
 import FulcrumRegistry
 import FulcrumSDK
+import Synchronization
 
 /// One pool as the control plane runs it: the data plane's `ProxyPool`
 /// (registry + strategy), its health checker and registrar (each with the
@@ -11,15 +12,28 @@ import FulcrumSDK
 final class PoolRuntime: @unchecked Sendable {
     let name: String
     let proxyPool: ProxyPool
-    /// Changed only by `PoolManager` while it holds its reload lock.
-    private(set) var settings: PoolSettings
-    private(set) var health: HealthChecker
-    private(set) var registrar: Registrar
-    /// Backends the file lists (a reload drains those it no longer lists;
-    /// API-registered ones are never touched by a reload).
-    var fileBackends: Set<String> = []
-    /// The pool's own ramp (armed once start-up registrations are in), if it has one.
-    private(set) var slowStart: SlowStart?
+    /// What a reload may replace (under `PoolManager`'s reload lock), read
+    /// from any thread (admin calls, the health loop): behind a lock.
+    private struct Parts {
+        var settings: PoolSettings
+        var health: HealthChecker
+        var registrar: Registrar
+        /// Backends the file lists (a reload drains those it no longer lists;
+        /// API-registered ones are never touched by a reload).
+        var fileBackends: Set<String> = []
+        /// The pool's own ramp (armed once start-up registrations are in), if it has one.
+        var slowStart: SlowStart?
+    }
+    private let parts: Mutex<Parts>
+
+    var settings: PoolSettings { parts.withLock { $0.settings } }
+    var health: HealthChecker { parts.withLock { $0.health } }
+    var registrar: Registrar { parts.withLock { $0.registrar } }
+    var slowStart: SlowStart? { parts.withLock { $0.slowStart } }
+    var fileBackends: Set<String> {
+        get { parts.withLock { $0.fileBackends } }
+        set { parts.withLock { $0.fileBackends = newValue } }
+    }
 
     var registry: Registry { proxyPool.registry }
     var selection: Published<StrategySelection> { proxyPool.selection }
@@ -30,17 +44,18 @@ final class PoolRuntime: @unchecked Sendable {
     /// ×10 (some pool uses slow start, so the host told plugins so).
     init(name: String, settings: PoolSettings, catalog: PluginCatalog, scaled: Bool) throws(SetupError) {
         self.name = name
-        self.settings = settings
         guard let strategy = catalog.strategy(named: settings.strategy) else {
             throw SetupError(message: "unknown strategy \"\(settings.strategy)\" for pool \(name)")
         }
         let registry = Registry(rise: settings.health.rise, fall: settings.health.fall)
-        slowStart = Self.applySlowStart(settings.slowStart, scaled: scaled, to: registry)
+        let slowStart = Self.applySlowStart(settings.slowStart, scaled: scaled, to: registry)
         proxyPool = ProxyPool(name: name, registry: registry,
                               selection: Published(StrategySelection(descriptor: strategy, config: settings.strategyConfig)))
         let probe = try Self.probe(settings.health, catalog: catalog, pool: name)
-        health = HealthChecker(registry: registry, probe: probe, period: settings.health.interval, timeout: settings.health.timeout)
-        registrar = Registrar(registry: registry, probe: probe, timeout: settings.health.timeout, healthChecker: health)
+        let health = HealthChecker(registry: registry, probe: probe, period: settings.health.interval, timeout: settings.health.timeout)
+        parts = Mutex(Parts(settings: settings, health: health,
+                            registrar: Registrar(registry: registry, probe: probe, timeout: settings.health.timeout, healthChecker: health),
+                            slowStart: slowStart))
     }
 
     static func probe(_ h: PoolSettings.Health, catalog: PluginCatalog, pool: String) throws(SetupError) -> ProbeInstance {
@@ -69,6 +84,7 @@ final class PoolRuntime: @unchecked Sendable {
     /// or its configuration changed (otherwise every worker keeps its
     /// instance); health settings restart the checker.
     func update(_ next: PoolSettings, catalog: PluginCatalog, started: Bool) throws(SetupError) {
+        let settings = self.settings
         let current = selection.value
         if current.descriptor.name != next.strategy || current.config != next.strategyConfig {
             guard let strategy = catalog.strategy(named: next.strategy) else { throw SetupError(message: "unknown strategy \(next.strategy)") }
@@ -78,17 +94,22 @@ final class PoolRuntime: @unchecked Sendable {
         if next.health != settings.health {
             let probe = try Self.probe(next.health, catalog: catalog, pool: name)
             registry.setThresholds(rise: next.health.rise, fall: next.health.fall)
-            health.stop()
-            health = HealthChecker(registry: registry, probe: probe, period: next.health.interval, timeout: next.health.timeout)
-            registrar = Registrar(registry: registry, probe: probe, timeout: next.health.timeout, healthChecker: health)
-            if started { health.start() }
+            let checker = HealthChecker(registry: registry, probe: probe, period: next.health.interval, timeout: next.health.timeout)
+            let old = parts.withLock { p -> HealthChecker in
+                let old = p.health
+                p.health = checker
+                p.registrar = Registrar(registry: registry, probe: probe, timeout: next.health.timeout, healthChecker: checker)
+                return old
+            }
+            old.stop()
+            if started { checker.start() }
         }
         if next.slowStart != settings.slowStart, let window = next.slowStart {
             let ramp = SlowStart(windowSeconds: window)
             ramp.arm()
             registry.enableSlowStart(ramp)
-            slowStart = ramp
+            parts.withLock { $0.slowStart = ramp }
         }
-        settings = next
+        parts.withLock { $0.settings = next }
     }
 }
