@@ -7,8 +7,10 @@ import Synchronization
 /// `-registry` with pools (CONTRACT §10, docs/cluster.md): the default pool
 /// keeps §7's keys; every other pool is shared under `PREFIX/pools/<name>`
 /// with the same layout (`…/backends/<address>`, `…/strategy`), through a
-/// sync of its own (its own watch; no instance lease — instances are listed
-/// once, under PREFIX). Pools and routes come from each instance's own file;
+/// shared registry of its own (its own watch, and an instance key under
+/// `PREFIX/pools/<name>/instances/` that nothing reads: `GET /cluster` lists
+/// the instances under PREFIX). Only the shared registry's public calls are
+/// used, so the cluster code can live in a module of its own. Pools and routes come from each instance's own file;
 /// a registration for a pool this instance does not have is ignored with a
 /// warning (the default pool's sync sees its key and reports it).
 final class PoolSharing: Sendable {
@@ -41,16 +43,15 @@ final class PoolSharing: Sendable {
         let shared = SharedRegistry(url: poolURL, applier: ClusterApplier(registry: runtime.registry, selection: runtime.selection, catalog: catalog),
                                     instance: instance) { ClusterStart.seed($0, backends: seeds, strategy: strategySeed) }
         syncs.withLock { $0[runtime.name] = shared }
-        // The sync only: the instance is listed once, under PREFIX.
-        shared.sync.start()
+        shared.start()
     }
 
     func stop(_ name: String) {
-        if let s = syncs.withLock({ $0.removeValue(forKey: name) }) { s.sync.stop() }
+        if let s = syncs.withLock({ $0.removeValue(forKey: name) }) { s.stop() }
     }
 
     func stopAll() {
-        for s in syncs.withLock({ Array($0.values) }) { s.sync.stop() }
+        for s in syncs.withLock({ Array($0.values) }) { s.stop() }
         syncs.withLock { $0.removeAll() }
     }
 
