@@ -56,7 +56,9 @@ let package = Package(
         .target(name: "FulcrumHTTP", dependencies: ["FulcrumCore"], path: "Sources/FulcrumHTTP", swiftSettings: dataPlane),
         .target(name: "FulcrumRegistry", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumSDK"], path: "Sources/FulcrumRegistry", swiftSettings: strict),
         .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: strict),
-        .target(name: "FulcrumProxy", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumRegistry"], path: "Sources/FulcrumProxy", swiftSettings: dataPlane),
+        // Routes and the configuration file (pure: request facts in, route out).
+        .target(name: "FulcrumRouting", dependencies: ["FulcrumSDK"], path: "Sources/FulcrumRouting", swiftSettings: dataPlane),
+        .target(name: "FulcrumProxy", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumRegistry", "FulcrumRouting"], path: "Sources/FulcrumProxy", swiftSettings: dataPlane),
         // A small etcd v3 client (JSON gateway over the project's HTTP/1.1 codec), for -registry.
         .target(name: "FulcrumEtcd", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumSDK"], path: "Sources/FulcrumEtcd", swiftSettings: strict),
         // -registry etcd://: the registry shared through etcd (sync, seeding, instance leases).
@@ -67,14 +69,16 @@ let package = Package(
         .executableTarget(name: "fulcrum-backend", dependencies: ["FulcrumDemoBackend"], path: "Sources/fulcrum-backend", swiftSettings: strict),
 
         // Benchmarks (run by hand; see bench/README.md).
+        .executableTarget(name: "fulcrum-route-bench", dependencies: ["FulcrumRouting", "FulcrumSDK"], path: "bench/RouteBench", swiftSettings: strict),
         .executableTarget(name: "fulcrum-pick-bench", dependencies: ["FulcrumPluginHost", "FulcrumRegistry"], path: "bench/PickBench", swiftSettings: strict),
 
         // Tests.
         .testTarget(name: "FulcrumHTTPTests", dependencies: ["FulcrumHTTP"], path: "Tests/FulcrumHTTPTests", swiftSettings: strict),
-        .testTarget(name: "FulcrumProxyTests", dependencies: ["FulcrumProxy", "FulcrumHTTP"], path: "Tests/FulcrumProxyTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumProxyTests", dependencies: ["FulcrumProxy", "FulcrumHTTP", "FulcrumRouting", "FulcrumEventLoop"], path: "Tests/FulcrumProxyTests", swiftSettings: strict),
         .target(name: "FulcrumTestSupport", path: "Tests/FulcrumTestSupport", swiftSettings: strict),
         .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK", "FulcrumTestSupport"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),
         .testTarget(name: "FulcrumEtcdTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumEtcdTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumRoutingTests", dependencies: ["FulcrumRouting", "FulcrumSDK"], path: "Tests/FulcrumRoutingTests", swiftSettings: strict),
         .testTarget(name: "FulcrumSDKTests", dependencies: ["FulcrumSDK"], path: "Tests/FulcrumSDKTests", swiftSettings: strict),
         .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
     ] + plugins.map {

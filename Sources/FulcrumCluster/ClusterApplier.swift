@@ -20,10 +20,15 @@ public final class ClusterApplier: Sendable {
     /// (slow DNS must not stall the watch), retried while still shared.
     private let unresolved = Mutex<[String: SharedBackend]>([:])
 
-    public init(registry: Registry, selection: Published<StrategySelection>, catalog: PluginCatalog) {
+    /// Keys under the prefix that are none of the above (another pool's, CONTRACT §10).
+    public let onOther: @Sendable (String) -> Void
+
+    public init(registry: Registry, selection: Published<StrategySelection>, catalog: PluginCatalog,
+         onOther: @escaping @Sendable (String) -> Void = { _ in }) {
         self.registry = registry
         self.selection = selection
         self.catalog = catalog
+        self.onOther = onOther
     }
 
     func put(_ b: SharedBackend) {

@@ -273,7 +273,7 @@ public final class ClusterSync: @unchecked Sendable {
                 if let i = InstanceInfo(json: kv.value) { instances[id] = i }
             case .strategy:
                 strategy = SharedStrategy(json: kv.value)
-            case .other: break
+            case .other: applier.onOther(kv.key)
             }
         }
         applier.resync(backends.values.map(\.record), strategy: strategy)
@@ -314,6 +314,7 @@ public final class ClusterSync: @unchecked Sendable {
             case (.instance(let id), .delete):
                 state.withLock { _ = $0.instances.removeValue(forKey: id) }
                 if id == instanceID { onOwnInstanceDeleted() }
+            case (.other, .put): applier.onOther(kv.key)
             case (.other, _): break
             }
             state.withLock { s in

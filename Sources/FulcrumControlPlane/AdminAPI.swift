@@ -8,13 +8,15 @@ import Glibc
 
 /// The admin API of CONTRACT §3, JSend envelopes throughout.
 public final class AdminAPI: Sendable {
-    let registry: Registry
-    let registrar: Registrar
+    let pools: PoolManager
     let catalog: PluginCatalog
-    let selection: Published<StrategySelection>
     let proxy: Proxy
-    let health: HealthChecker
     let token: String?
+    /// The default pool's parts (calls without a pool, the cluster, the seed's API).
+    var registry: Registry { pools.defaultRuntime.registry }
+    var registrar: Registrar { pools.defaultRuntime.registrar }
+    var selection: Published<StrategySelection> { pools.defaultRuntime.selection }
+    var health: HealthChecker { pools.defaultRuntime.health }
     let background = ProbeWorkers(maxThreads: 32)
     let startedAt = Clock.monotonicNanos()
     let startedAtWall = Clock.timestamp()
@@ -23,16 +25,29 @@ public final class AdminAPI: Sendable {
     /// The etcd-shared registry, else nil: the in-process one.
     var shared: SharedRegistry? { sharedBox.value }
 
-    init(registry: Registry, registrar: Registrar, catalog: PluginCatalog, selection: Published<StrategySelection>,
-         proxy: Proxy, health: HealthChecker, token: String?, sharedBox: SharedBox = SharedBox()) {
+    init(pools: PoolManager, catalog: PluginCatalog, proxy: Proxy, token: String?, sharedBox: SharedBox = SharedBox()) {
         self.sharedBox = sharedBox
-        self.registry = registry
-        self.registrar = registrar
+        self.pools = pools
         self.catalog = catalog
-        self.selection = selection
         self.proxy = proxy
-        self.health = health
         self.token = token
+    }
+
+    /// With -registry: where a pool's registrations are shared (the default
+    /// pool under PREFIX, another under PREFIX/pools/NAME); nil: local.
+    func shared(for target: PoolRuntime) -> SharedRegistry? {
+        guard let shared else { return nil }
+        return target === pools.defaultRuntime ? shared : pools.sharing?.shared(for: target.name)
+    }
+
+    /// The pool to name in a registration's answer: only when the call named one.
+    func namedPool(_ name: String?, _ target: PoolRuntime) -> PoolRuntime? { name == nil ? nil : target }
+
+    /// The pool a call names (`?pool=` or `"pool"`; none: the default), or the 404 to answer.
+    func pool(_ name: String?) -> Result<PoolRuntime, AdminResponseBox> {
+        if let r = pools.runtime(forParameter: name) { return .success(r) }
+        let known = pools.runtimes.map(\.name).joined(separator: ", ")
+        return .failure(AdminResponseBox(Self.fail(404, "no pool \"\(name ?? "")\" (pools: \(known))")))
     }
 
     // MARK: envelopes
@@ -63,22 +78,39 @@ public final class AdminAPI: Sendable {
             if only("POST") { register(r, respond: respond) }
         case "/backends":
             guard only("GET", "DELETE") else { return }
-            if r.method == "DELETE", let shared, case .success(let address) = drainTarget(r) {
-                sharedDrain(shared, address, respond: respond)
+            let target: PoolRuntime
+            switch pool(r.query["pool"]) {
+            case .success(let p): target = p
+            case .failure(let box): respond(box.response); return
+            }
+            if r.method == "DELETE", let shared = shared(for: target), case .success(let address) = drainTarget(r) {
+                sharedDrain(shared, address, pool: target, respond: respond)
                 return
             }
-            respond(r.method == "GET" ? listBackends() : drain(r))
+            respond(r.method == "GET" ? listBackends(target) : drain(r, target))
+        case "/pools":
+            if only("GET") { respond(listPools()) }
+        case "/routes":
+            if only("GET") { respond(listRoutes()) }
+        case "/config/reload":
+            if only("POST") { reloadConfig(respond: respond) }
         case "/strategy":
             guard only("GET", "PUT") else { return }
-            if r.method == "GET" { respond(currentStrategy()); return }
+            if r.method == "GET" {
+                switch pool(r.query["pool"]) {
+                case .success(let p): respond(currentStrategy(p))
+                case .failure(let box): respond(box.response)
+                }
+                return
+            }
             switch validatedStrategy(r) {
             case .failure(let box): respond(box.response)
-            case .success(let choice):
-                if let shared {
+            case .success(let (choice, target)):
+                if let shared = shared(for: target) {
                     if let reason = shared.unavailableReason { respond(Self.unavailable(reason)); return }
                     sharedSwitch(shared, SharedStrategy(name: choice.descriptor.name, config: choice.config), respond: respond)
                 } else {
-                    respond(switchStrategy(choice))
+                    respond(switchStrategy(choice, target))
                 }
             }
         case "/cluster":
@@ -142,7 +174,7 @@ public final class AdminAPI: Sendable {
         case .success(let o): object = o
         case .failure(let box): respond(box.response); return
         }
-        if let problem = unknownField(object, allowed: ["address", "weight"]) { respond(problem); return }
+        if let problem = unknownField(object, allowed: ["address", "weight", "pool"]) { respond(problem); return }
         guard let addressValue = object["address"] else { respond(Self.fail(400, "field \"address\" is required")); return }
         guard let addressText = addressValue.stringValue else { respond(Self.fail(400, "field \"address\" must be a string like http://127.0.0.1:8081")); return }
         let address: FulcrumAddress
@@ -158,14 +190,30 @@ public final class AdminAPI: Sendable {
             }
             weight = UInt32(n)
         }
-        if let shared { sharedRegister(shared, address, weight: weight, respond: respond); return }
+        var poolName: String?
+        if let p = object["pool"] {
+            guard let name = p.stringValue, !name.isEmpty else { respond(Self.fail(400, "field \"pool\" must be a pool name")); return }
+            poolName = name
+        }
+        let target: PoolRuntime
+        switch pool(poolName) {
+        case .success(let p): target = p
+        case .failure(let box): respond(box.response); return
+        }
+        if let shared = shared(for: target) {
+            sharedRegister(shared, address, weight: weight, pool: namedPool(poolName, target), respond: respond)
+            return
+        }
         // Probing blocks for up to the probe timeout: not on the admin loop.
-        let registrar = self.registrar
+        let registrar = target.registrar
+        let namedPool = poolName != nil
         let weightToRegister = weight
         background.submit {
             switch registrar.register(address, weight: weightToRegister, requireAlive: true) {
             case .registered(let b):
-                respond(Self.success(["server": .string(b.address), "weight": .integer(Int(b.weight))]))
+                var data: JSONValue = ["server": .string(b.address), "weight": .integer(Int(b.weight))]
+                if namedPool, case .object(var m) = data { m.append(("pool", .string(target.name))); data = .object(m) }
+                respond(Self.success(data))
             case .notAlive(let detail):
                 Log.info("registration of \(address) refused: not alive (\(detail))")
                 respond(Self.fail(422, "\(address) not alive, registration failed."))
@@ -190,8 +238,13 @@ public final class AdminAPI: Sendable {
         return out
     }
 
-    func listBackends() -> AdminResponse {
-        let statuses = registry.statuses()
+    func listBackends(_ target: PoolRuntime) -> AdminResponse {
+        Self.success(backendsData(target))
+    }
+
+    /// `data` of GET /backends for one pool (also one entry of GET /pools).
+    func backendsData(_ target: PoolRuntime) -> JSONValue {
+        let statuses = target.registry.statuses()
         let counters = backendCounters(statuses)
         let list: [JSONValue] = statuses.map { s in
             let c = counters[s.id] ?? BackendCounters()
@@ -208,23 +261,7 @@ public final class AdminAPI: Sendable {
                 ("last_check", .string(s.lastCheck)),
             ])
         }
-        return Self.success(["strategy": .string(selection.value.descriptor.name), "backends": .array(list)])
-    }
-
-    /// The status page with the strategy and backends already in it.
-    func statusPage(_ r: AdminRequest) -> String {
-        let statuses = registry.statuses()
-        let counters = backendCounters(statuses)
-        let rows = statuses.map { s in
-            let c = counters[s.id] ?? BackendCounters()
-            return StatusPageModel.Row(address: s.address, weight: Int(s.weight), healthy: s.healthy, draining: s.draining,
-                                       active: Int(s.active), requests: Int(c.requests), failures: Int(c.failures),
-                                       latencyMillis: Double(s.latencyMicros) / 1000, lastCheck: s.lastCheck)
-        }
-        return StatusPage.render(StatusPageModel(
-            strategy: selection.value.descriptor.name,
-            available: catalog.strategies.map { ($0.name, $0.description) },
-            backends: rows, host: r.headers["host"] ?? "127.0.0.1:8090"))
+        return ["strategy": .string(target.selection.value.descriptor.name), "backends": .array(list)]
     }
 
     /// The address a DELETE /backends names, or the 400 to answer.
@@ -236,12 +273,13 @@ public final class AdminAPI: Sendable {
         return .success(address)
     }
 
-    func drain(_ r: AdminRequest) -> AdminResponse {
+    func drain(_ r: AdminRequest, _ target: PoolRuntime) -> AdminResponse {
         let address: FulcrumAddress
         switch drainTarget(r) {
         case .success(let a): address = a
         case .failure(let box): return box.response
         }
+        let registry = target.registry
         guard let b = registry.drain(address: address.description) else { return Self.fail(404, "no backend \(address.description)") }
         Log.info("draining \(b.address): no new requests; removed when its \(registry.table.active(b.id)) in-flight request(s) finish")
         registry.removeIdleDrained()
@@ -250,8 +288,8 @@ public final class AdminAPI: Sendable {
 
     // MARK: strategy
 
-    func currentStrategy() -> AdminResponse {
-        let current = selection.value
+    func currentStrategy(_ target: PoolRuntime) -> AdminResponse {
+        let current = target.selection.value
         let available: [JSONValue] = catalog.strategies.map {
             .object([("name", .string($0.name)), ("aliases", .array($0.aliases.map { .string($0) })),
                      ("description", .string($0.description))])
@@ -260,14 +298,14 @@ public final class AdminAPI: Sendable {
     }
 
     /// A PUT /strategy body checked: the strategy exists and accepts its configuration.
-    func validatedStrategy(_ r: AdminRequest) -> Result<StrategySelection, AdminResponseBox> {
-        func refuse(_ response: AdminResponse) -> Result<StrategySelection, AdminResponseBox> { .failure(AdminResponseBox(response)) }
+    func validatedStrategy(_ r: AdminRequest) -> Result<(StrategySelection, PoolRuntime), AdminResponseBox> {
+        func refuse(_ response: AdminResponse) -> Result<(StrategySelection, PoolRuntime), AdminResponseBox> { .failure(AdminResponseBox(response)) }
         let object: JSONValue
         switch jsonObject(r) {
         case .success(let o): object = o
         case .failure(let box): return .failure(box)
         }
-        if let problem = unknownField(object, allowed: ["name", "config"]) { return refuse(problem) }
+        if let problem = unknownField(object, allowed: ["name", "config", "pool"]) { return refuse(problem) }
         guard let name = object["name"]?.stringValue, !name.isEmpty else { return refuse(Self.fail(400, "field \"name\" (a strategy name) is required")) }
         var config = "{}"
         if let c = object["config"] {
@@ -282,14 +320,19 @@ public final class AdminAPI: Sendable {
         guard descriptor.makeInstance(config: config) != nil else {
             return refuse(Self.fail(400, "strategy \(descriptor.name) refused its configuration \(config)"))
         }
-        return .success(StrategySelection(descriptor: descriptor, config: config))
+        if let p = object["pool"], p.stringValue == nil { return refuse(Self.fail(400, "field \"pool\" must be a pool name")) }
+        switch pool(object["pool"]?.stringValue) {
+        case .success(let target): return .success((StrategySelection(descriptor: descriptor, config: config), target))
+        case .failure(let box): return .failure(box)
+        }
     }
 
-    func switchStrategy(_ choice: StrategySelection) -> AdminResponse {
+    func switchStrategy(_ choice: StrategySelection, _ target: PoolRuntime) -> AdminResponse {
         let descriptor = choice.descriptor
+        let selection = target.selection
         let previous = selection.value.descriptor.name
         selection.publish(choice)
-        Log.info("strategy switched from \(previous) to \(descriptor.name)")
+        Log.info("pool \(target.name): strategy switched from \(previous) to \(descriptor.name)")
         return Self.success(["strategy": .string(descriptor.name)])
     }
 

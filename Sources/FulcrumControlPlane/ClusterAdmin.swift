@@ -12,9 +12,10 @@ extension AdminAPI {
     static func unavailable(_ reason: String) -> AdminResponse { fail(503, reason) }
 
     /// POST /register: probe once here, then share it (alive, by this probe).
-    func sharedRegister(_ shared: SharedRegistry, _ address: FulcrumAddress, weight: UInt32,
+    func sharedRegister(_ shared: SharedRegistry, _ address: FulcrumAddress, weight: UInt32, pool: PoolRuntime? = nil,
                         respond: @escaping @Sendable (AdminResponse) -> Void) {
-        let registrar = self.registrar
+        let registrar = (pool ?? pools.defaultRuntime).registrar
+        let poolName = pool?.name
         background.submit {
             if let reason = shared.unavailableReason { respond(Self.unavailable(reason)); return }
             let check = registrar.check(address)
@@ -27,7 +28,9 @@ extension AdminAPI {
             switch shared.putBackend(SharedBackend(address: address.description, weight: weight, draining: false)) {
             case .written:
                 Log.info("registered \(address) weight \(weight) in \(shared.url)")
-                respond(Self.success(["server": .string(address.description), "weight": .integer(Int(weight))]))
+                var data: [(String, JSONValue)] = [("server", .string(address.description)), ("weight", .integer(Int(weight)))]
+                if let poolName { data.append(("pool", .string(poolName))) }
+                respond(Self.success(.object(data)))
             case .notWritten: respond(Self.unavailable("registry refused the write"))
             case .failed(let why): respond(Self.unavailable(why))
             }
@@ -35,8 +38,9 @@ extension AdminAPI {
     }
 
     /// DELETE /backends: mark it draining in etcd; every instance drains it.
-    func sharedDrain(_ shared: SharedRegistry, _ address: FulcrumAddress, respond: @escaping @Sendable (AdminResponse) -> Void) {
-        let registry = self.registry
+    func sharedDrain(_ shared: SharedRegistry, _ address: FulcrumAddress, pool: PoolRuntime? = nil,
+                     respond: @escaping @Sendable (AdminResponse) -> Void) {
+        let registry = (pool ?? pools.defaultRuntime).registry
         background.submit {
             if let reason = shared.unavailableReason { respond(Self.unavailable(reason)); return }
             guard let entry = shared.sync.sharedBackend(address.description) else {

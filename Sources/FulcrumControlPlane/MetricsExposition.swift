@@ -16,39 +16,54 @@ enum MetricsExposition {
             }
             out += " \(value)\n"
         }
-        let statuses = api.registry.statuses()
-        let counters = api.backendCounters(statuses)
+        // Every pool's backends. With -config each per-backend series carries
+        // a `pool` label; without it the label sets are the ones they always
+        // were (one pool, and nothing a user sees changes).
+        let withPools = api.pools.configPath != nil
+        let runtimes = api.pools.runtimes
+        var rows: [(pool: String, status: BackendStatus)] = []
+        for r in runtimes { for s in r.registry.statuses() { rows.append((r.name, s)) } }
+        let counters = api.backendCounters(rows.map(\.status))
         let workers = api.proxy.workers
+        func labels(_ row: (pool: String, status: BackendStatus), _ more: [(String, String)] = []) -> [(String, String)] {
+            [("backend", row.status.address)] + more + (withPools ? [("pool", row.pool)] : [])
+        }
 
         family("fulcrum_requests_total", "counter", "Requests proxied to a backend, by backend and HTTP status sent to the client.")
-        for s in statuses {
-            for (code, n) in (counters[s.id]?.codes ?? [:]).sorted(by: { $0.key < $1.key }) {
-                sample("fulcrum_requests_total", [("backend", s.address), ("code", String(code))], n)
+        for row in rows {
+            for (code, n) in (counters[row.status.id]?.codes ?? [:]).sorted(by: { $0.key < $1.key }) {
+                sample("fulcrum_requests_total", labels(row, [("code", String(code))]), n)
             }
         }
         family("fulcrum_backend_up", "gauge", "1 when the backend passes its health checks.")
-        for s in statuses { sample("fulcrum_backend_up", [("backend", s.address)], s.healthy ? 1 : 0) }
+        for row in rows { sample("fulcrum_backend_up", labels(row), row.status.healthy ? 1 : 0) }
         family("fulcrum_backend_draining", "gauge", "1 while the backend is being drained.")
-        for s in statuses { sample("fulcrum_backend_draining", [("backend", s.address)], s.draining ? 1 : 0) }
+        for row in rows { sample("fulcrum_backend_draining", labels(row), row.status.draining ? 1 : 0) }
         family("fulcrum_backend_active", "gauge", "Requests in flight to the backend, across all workers.")
-        for s in statuses { sample("fulcrum_backend_active", [("backend", s.address)], UInt64(s.active)) }
+        for row in rows { sample("fulcrum_backend_active", labels(row), UInt64(row.status.active)) }
         family("fulcrum_backend_weight", "gauge", "The backend's weight.")
-        for s in statuses { sample("fulcrum_backend_weight", [("backend", s.address)], UInt64(s.weight)) }
+        for row in rows { sample("fulcrum_backend_weight", labels(row), UInt64(row.status.weight)) }
         family("fulcrum_backend_failures_total", "counter", "Failed attempts to a backend: refused, reset, timed out or invalid responses.")
-        for s in statuses { sample("fulcrum_backend_failures_total", [("backend", s.address)], counters[s.id]?.failures ?? 0) }
+        for row in rows { sample("fulcrum_backend_failures_total", labels(row), counters[row.status.id]?.failures ?? 0) }
 
         family("fulcrum_upstream_duration_seconds", "histogram", "Time from picking a backend to the end of its response.")
-        for s in statuses {
-            let c = counters[s.id] ?? BackendCounters()
+        for row in rows {
+            let c = counters[row.status.id] ?? BackendCounters()
             var cumulative: UInt64 = 0
             for (i, bound) in WorkerMetrics.bucketBounds.enumerated() {
                 cumulative += c.buckets[i]
-                sample("fulcrum_upstream_duration_seconds_bucket", [("backend", s.address), ("le", format(bound))], cumulative)
+                sample("fulcrum_upstream_duration_seconds_bucket", labels(row, [("le", format(bound))]), cumulative)
             }
             cumulative += c.buckets[WorkerMetrics.bucketBounds.count]
-            sample("fulcrum_upstream_duration_seconds_bucket", [("backend", s.address), ("le", "+Inf")], cumulative)
-            out += "fulcrum_upstream_duration_seconds_sum{backend=\"\(escape(s.address))\"} \(format(Double(c.sumMicros) / 1e6))\n"
-            sample("fulcrum_upstream_duration_seconds_count", [("backend", s.address)], c.count)
+            sample("fulcrum_upstream_duration_seconds_bucket", labels(row, [("le", "+Inf")]), cumulative)
+            out += "fulcrum_upstream_duration_seconds_sum{" + labels(row).map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+                + "} \(format(Double(c.sumMicros) / 1e6))\n"
+            sample("fulcrum_upstream_duration_seconds_count", labels(row), c.count)
+        }
+        if let routing = withPools ? api.proxy.routing.value : nil, let table = routing.table {
+            family("fulcrum_route_requests_total", "counter", "Requests matched by each route (CONTRACT §10), by route and pool.")
+            let counts = routing.counters.totals()
+            for r in table.routes { sample("fulcrum_route_requests_total", [("route", r.label), ("pool", r.pool)], counts[r.index]) }
         }
 
         TLSCertificates.metrics(family, sample)
@@ -81,15 +96,20 @@ enum MetricsExposition {
         sample("fulcrum_client_bytes_total", [("direction", "out")], total(.bytesToClients))
 
         family("fulcrum_health_checks_total", "counter", "Health probes run, by backend and result.")
-        for (address, counts) in api.health.checkCounts().sorted(by: { $0.key < $1.key }) {
-            sample("fulcrum_health_checks_total", [("backend", address), ("result", "pass")], counts.0)
-            sample("fulcrum_health_checks_total", [("backend", address), ("result", "fail")], counts.1)
+        for r in runtimes {
+            let pool: [(String, String)] = withPools ? [("pool", r.name)] : []
+            for (address, counts) in r.health.checkCounts().sorted(by: { $0.key < $1.key }) {
+                sample("fulcrum_health_checks_total", [("backend", address), ("result", "pass")] + pool, counts.0)
+                sample("fulcrum_health_checks_total", [("backend", address), ("result", "fail")] + pool, counts.1)
+            }
         }
         family("fulcrum_health_transitions_total", "counter", "Backends going up or down (probes or refused proxied connections).")
-        sample("fulcrum_health_transitions_total", [("to", "up")], api.registry.wentUp.load(ordering: .relaxed))
-        sample("fulcrum_health_transitions_total", [("to", "down")], api.registry.wentDown.load(ordering: .relaxed))
-        family("fulcrum_strategy_info", "gauge", "The balancing strategy in use.")
-        sample("fulcrum_strategy_info", [("strategy", api.selection.value.descriptor.name)], 1)
+        sample("fulcrum_health_transitions_total", [("to", "up")], runtimes.reduce(0) { $0 + $1.registry.wentUp.load(ordering: .relaxed) })
+        sample("fulcrum_health_transitions_total", [("to", "down")], runtimes.reduce(0) { $0 + $1.registry.wentDown.load(ordering: .relaxed) })
+        family("fulcrum_strategy_info", "gauge", "The balancing strategy in use\(withPools ? ", per pool" : "").")
+        for r in runtimes where withPools || r === runtimes.first {
+            sample("fulcrum_strategy_info", [("strategy", r.selection.value.descriptor.name)] + (withPools ? [("pool", r.name)] : []), 1)
+        }
         family("fulcrum_registry_connected", "gauge", "1 while the shared registry (etcd) is connected and watched; always 1 for the local registry.")
         let cluster = api.shared?.sync.snapshot
         var connected: UInt64 = 1

@@ -39,6 +39,10 @@ public struct Options: Sendable {
     public var tlsCertificates: [String] = []
     public var tlsKeys: [String] = []
     public var backendCA: String?
+    /// -config FILE: pools, routes and defaults (CONTRACT §10).
+    public var configPath: String?
+    /// -check-config: validate and exit 0 or 2.
+    public var checkConfig = false
 
     public init() {}
 
@@ -92,6 +96,12 @@ public enum OptionParser {
       -tls-key FILE            the certificate is picked by SNI, the first is the default)
       -backend-ca FILE         verify https:// backends against FILE, not the system CA store
 
+    Pools and routes (docs/configuration.md)
+      -config FILE             pools, routes and defaults from a JSON file; reloaded on SIGHUP
+                               and POST /config/reload
+      -check-config            validate -config and the other flags, print a summary, exit
+                               0 (valid) or 2 (one line per problem on stderr)
+
     Control plane
       -admin HOST:PORT         admin API listener                  (default 127.0.0.1:8090)
       -admin-token TOKEN       require "Authorization: Bearer TOKEN" on the admin API
@@ -105,12 +115,12 @@ public enum OptionParser {
       -help, -version
     """
 
-    static let booleanFlags: Set<String> = ["demo", "help", "h", "version"]
+    static let booleanFlags: Set<String> = ["demo", "help", "h", "version", "check-config"]
     static let valueFlags: Set<String> = [
         "port", "listen", "admin", "algo", "algo-config", "t", "probe", "health-path", "rise", "fall", "probe-timeout",
         "header-timeout", "connect-timeout", "timeout", "body-timeout", "idle-timeout", "drain-timeout", "backend", "plugins", "workers",
         "state", "registry", "admin-token", "access-log", "log-level", "slow-start",
-        "tls-listen", "tls-cert", "tls-key", "backend-ca",
+        "tls-listen", "tls-cert", "tls-key", "backend-ca", "config",
     ]
 
     public static func parse(_ arguments: [String]) throws(UsageError) -> Options {
@@ -142,6 +152,7 @@ public enum OptionParser {
                 switch name {
                 case "demo": o.demo = on
                 case "version": o.version = on
+                case "check-config": o.checkConfig = on
                 default: o.help = on
                 }
                 continue
@@ -212,6 +223,9 @@ public enum OptionParser {
             case "tls-cert": o.tlsCertificates.append(value)
             case "tls-key": o.tlsKeys.append(value)
             case "backend-ca": o.backendCA = value
+            case "config":
+                guard !value.isEmpty else { throw UsageError("-config needs a file") }
+                o.configPath = value
             default:
                 throw UsageError("unknown flag \(arg) (see -help)")
             }

@@ -63,7 +63,12 @@ public struct StateFile: Sendable {
             }
             guard let w = item["weight"]?.intValue, w >= 1, w <= 1000 else { throw corrupt("backends[\(i)] has no valid \"weight\"") }
             let draining = item["draining"]?.boolValue ?? false
-            out.append(PersistentBackend(address: a.description, weight: UInt32(w), draining: draining))
+            var pool: String?
+            if let p = item["pool"] {
+                guard let name = p.stringValue, !name.isEmpty else { throw corrupt("backends[\(i)] has an invalid \"pool\"") }
+                pool = name
+            }
+            out.append(PersistentBackend(address: a.description, weight: UInt32(w), draining: draining, pool: pool))
         }
         return out
     }
@@ -74,7 +79,11 @@ public struct StateFile: Sendable {
         let doc: JSONValue = .object([
             ("version", 1),
             ("backends", .array(backends.map {
-                .object([("address", .string($0.address)), ("weight", .integer(Int($0.weight))), ("draining", .bool($0.draining))])
+                var members: [(String, JSONValue)] = [("address", .string($0.address)), ("weight", .integer(Int($0.weight))),
+                                                      ("draining", .bool($0.draining))]
+                // The default pool's entries keep the format the file had before pools.
+                if let pool = $0.pool { members.append(("pool", .string(pool))) }
+                return .object(members)
             })),
         ])
         let text = doc.serialized + "\n"

@@ -17,6 +17,10 @@ struct StatusPageModel {
     var backends: [Row]
     /// The Host the page was asked for (for the curl hint of an empty list).
     var host: String
+    /// With pools: the other pools' sections and the route table (HTML, escaped).
+    var extra = ""
+    /// With pools: the name of the pool the main table shows.
+    var defaultPoolName: String?
 }
 
 /// Fills the status page's template server-side, in the same markup the
@@ -37,6 +41,23 @@ extension StatusPage {
             .replacingFirst("{{healthy}}", with: "\(healthy) / \(m.backends.count)")
             .replacingFirst("{{inflight}}", with: "\(inflight)")
             .replacingFirst("{{rows}}", with: rows)
+            .replacingFirst("</main>", with: (m.defaultPoolName.map { "<p class=\"muted\">The table above is pool <b>\(escape($0))</b> (the default pool).</p>" } ?? "") + m.extra + "</main>")
+    }
+
+    /// A pool's section (server-rendered; the live controls act on the default pool).
+    static func poolSection(name: String, strategy: String, rows: [StatusPageModel.Row]) -> String {
+        let body = rows.isEmpty ? "<tr><td colspan=\"11\" class=\"muted\">No backends.</td></tr>" : rows.map(row).joined(separator: "\n")
+        return "<h2>Pool \(escape(name)) <span class=\"muted\">\(escape(strategy))</span></h2>\n<table><thead><tr><th>Backend</th><th>Health</th><th class=\"num\">Weight</th><th class=\"num\">In flight</th>"
+            + "<th class=\"num\">Requests</th><th class=\"num\">Req/s</th><th>Share</th><th class=\"num\">Failures</th><th class=\"num\">Latency</th><th>Last check</th><th></th></tr></thead>\n<tbody>\(body)</tbody></table>\n"
+    }
+
+    /// The route table, in match order.
+    static func routeSection(_ routes: [(label: String, conditions: String, pool: String, requests: UInt64)], unmatched: String?) -> String {
+        let body = routes.map { r in
+            "<tr><td>\(escape(r.label))</td><td><code>\(escape(r.conditions))</code></td><td>\(escape(r.pool))</td><td class=\"num\">\(r.requests)</td></tr>"
+        }.joined(separator: "\n")
+        return "<h2>Routes <span class=\"muted\">first match wins; unmatched: \(escape(unmatched ?? "404"))</span></h2>\n"
+            + "<table><thead><tr><th>Route</th><th>As written</th><th>Pool</th><th class=\"num\">Requests</th></tr></thead>\n<tbody>\(body)</tbody></table>\n"
     }
 
     static func row(_ b: StatusPageModel.Row) -> String {

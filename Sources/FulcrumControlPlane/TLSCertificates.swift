@@ -52,11 +52,13 @@ public final class TLSCertificates: Sendable {
 
     /// SIGHUP reloads, on a thread of its own (SIGHUP is blocked in every
     /// thread by `fulcrum_block_signals`, so it is only ever taken here).
-    static func watchSIGHUP() {
+    /// `also` runs after the certificates (the configuration file's reload).
+    static func watchSIGHUP(also: @escaping @Sendable () -> Void = {}) {
         NamedThread.start(name: "fulcrum-sighup") {
             while true {
                 _ = fulcrum_wait_signal(SIGHUP)
-                if let certificates = installed { _ = certificates.reload() } else { Log.info("SIGHUP: no TLS certificates to reload") }
+                if let certificates = installed { _ = certificates.reload() } else { Log.debug("SIGHUP: no TLS certificates to reload") }
+                also()
             }
         }
     }

@@ -7,6 +7,7 @@ enum CannedResponse {
     static func message(_ status: Int) -> StaticString {
         switch status {
         case 400: return "bad request"
+        case 404: return "no route"
         case 408: return "request timeout"
         case 414: return "uri too long"
         case 431: return "request header fields too large"

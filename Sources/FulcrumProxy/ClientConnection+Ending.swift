@@ -25,7 +25,7 @@ extension ClientConnection {
             retry(sameBackend: sameBackend, markDown: markDown)
         case .respond(let status, let markDown):
             if let up = upstream { detachUpstream(up, keep: false) }
-            if markDown, let b = backend { worker.registry.markDown(id: b.id, reason: lastFailure?.detail ?? "proxied request failed") }
+            if markDown, let b = backend { pool.registry.markDown(id: b.id, reason: lastFailure?.detail ?? "proxied request failed") }
             if status == 504 || status == 502, let f = lastFailure {
                 Log.debug("giving up on \(backend?.address ?? "-"): \(f.detail)")
             }
@@ -103,7 +103,7 @@ extension ClientConnection {
         worker.metrics.response(status)
         if let b = backend {
             worker.metrics.record(backend: b.id, status: status, micros: micros)
-            if strategyEpoch == worker.strategyEpoch, let strategy = worker.strategy, strategy.wantsCompletions {
+            if strategyEpoch == pool.strategyEpoch, let strategy = pool.strategy, strategy.wantsCompletions {
                 strategy.complete(backendID: b.id, status: Int32(status), durationMicros: micros)
             }
         }

@@ -210,10 +210,10 @@ extension ClientConnection {
         }
         tried.insert(failed.id)
         if markDown {
-            worker.registry.markDown(id: failed.id, reason: lastFailure?.detail ?? "proxied request failed")
+            pool.registry.markDown(id: failed.id, reason: lastFailure?.detail ?? "proxied request failed")
             // This worker's strategy sees the smaller set now, not after the
             // asynchronous publish reaches its loop.
-            worker.refreshStrategy()
+            pool.refresh(worker: worker.index)
         }
         endInFlight()
         guard let next = pickUntried() else {
@@ -233,7 +233,7 @@ extension ClientConnection {
             guard let b = pickBackend() else { break }
             if !tried.contains(b.id) { return b }
         }
-        for b in worker.snapshot.eligible where !tried.contains(b.id) { return b }
+        for b in pool.snapshot.eligible where !tried.contains(b.id) { return b }
         return nil
     }
 

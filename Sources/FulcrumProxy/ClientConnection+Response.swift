@@ -88,14 +88,14 @@ extension ClientConnection {
             case .startStreaming(let options, let dechunkBody):
                 if outBuf == nil { outBuf = worker.pool.take() }
                 outBuf!.compact()
-                guard HeadRewriter.writeResponse(parsed, head: head, options, into: &outBuf!) else {
+                guard HeadRewriter.writeResponse(parsed, head: head, options, rules: route?.responseHeaders, into: &outBuf!) else {
                     Log.warn("backend \(up.backend.address): response head does not fit")
                     abortExchange(bodyTimeout: false)
                     return
                 }
                 up.inBuf!.consume(headLength)
                 let micros = (Clock.monotonicNanos() &- startNanos) / 1000
-                worker.registry.table.recordLatency(up.backend.id, micros: micros)
+                pool.registry.table.recordLatency(up.backend.id, micros: micros)
                 responseBody.reset(framing)
                 dechunk = dechunkBody
                 // The request head is no longer needed for a retry.

@@ -3,6 +3,7 @@ import FulcrumCore
 import FulcrumEventLoop
 import FulcrumHTTP
 import FulcrumRegistry
+import FulcrumRouting
 import Glibc
 
 /// One client connection: the driver of its exchanges. It reads request
@@ -53,6 +54,10 @@ final class ClientConnection: EventHandler {
     var exchange = ExchangeStateMachine(facts: RequestFacts(), eligible: 1)
     var upstream: BackendConnection?
     var backend: Backend?
+    /// The pool this exchange was routed to (kept until it ends, across reloads).
+    var pool: WorkerPool
+    /// The route it matched (header rules for the response), if routes are configured.
+    var route: Route?
     /// Backends this request failed on: a retry picks none of them again.
     var tried = TriedBackends()
     var inFlight = false
@@ -86,6 +91,7 @@ final class ClientConnection: EventHandler {
         self.worker = worker
         self.peer = peer
         clientIP = peer.ipString
+        pool = worker.defaultPool
     }
 
     // MARK: - events
@@ -203,6 +209,20 @@ final class ClientConnection: EventHandler {
             respondAndClose(error.status)
             return
         }
+        // Which route, which pool (CONTRACT §10). Without -config there is no
+        // table: the default pool, exactly as before pools existed.
+        var step = RouteStep.forward
+        if let table = worker.routeTable {
+            step = chooseRoute(table, parsed, head)
+            if step == .refuse {
+                respondAndClose(400)
+                return
+            }
+        } else {
+            // Stores only when something changes: no reference counting per request.
+            if route != nil { route = nil }
+            if pool !== worker.defaultPool { pool = worker.defaultPool }
+        }
         DeadlineQueue.disarm(self)
         worker.metrics.add(.requests)
         var facts = RequestFacts(parsed, draining: worker.draining)
@@ -225,14 +245,29 @@ final class ClientConnection: EventHandler {
 
         // The forwarded head, built once and kept for retries.
         fwdBuf = worker.pool.take()
-        let fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: tls != nil, into: &fwdBuf!, facts: &facts)
+        let fits: Bool
+        if let route {
+            let target: UnsafeRawBufferPointer? = route.stripPrefix
+                ? worker.routeTable!.strippedTarget(route, target: requestTarget(parsed, head), scratch: worker.routeScratch) : nil
+            fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: tls != nil, target: target,
+                                             rules: route.requestHeaders, into: &fwdBuf!, facts: &facts)
+        } else {
+            fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: tls != nil, into: &fwdBuf!, facts: &facts)
+        }
         inBuf!.consume(headLength)
-        exchange = ExchangeStateMachine(facts: facts, eligible: worker.snapshot.eligible.count, draining: worker.draining)
+        exchange = ExchangeStateMachine(facts: facts, eligible: pool.snapshot.eligible.count, draining: worker.draining)
         guard fits else {
             perform(exchange.respond(431))
             return
         }
         if !classifyRequestBody() { return }
+        if step == .noRoute {
+            // No route and no default_pool: 404, keeping the connection when the body was read.
+            perform(exchange.respondKeeping(404))
+            return
+        }
+        // Filters (issue 16) run here: after the route and pool are chosen,
+        // before a backend is picked (a filter may answer, or choose another pool).
         guard let picked = pickBackend() else {
             // No eligible backend: 503, keeping the connection when the body was read.
             perform(exchange.respondKeeping(503))
@@ -244,13 +279,13 @@ final class ClientConnection: EventHandler {
 
     func begin(_ picked: Backend) {
         backend = picked
-        inFlight = worker.registry.table.begin(picked.id)
+        inFlight = pool.registry.table.begin(picked.id)
     }
 
     /// Ends the in-flight count of the current backend (once).
     func endInFlight() {
         if inFlight, let b = backend {
-            worker.registry.table.end(b.id)
+            pool.registry.table.end(b.id)
             inFlight = false
         }
     }

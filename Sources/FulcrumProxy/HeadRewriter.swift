@@ -1,5 +1,6 @@
 import FulcrumEventLoop
 import FulcrumHTTP
+import FulcrumRouting
 
 /// Builds the heads the proxy forwards (CONTRACT §4): hop-by-hop fields
 /// removed in both directions, X-Forwarded-* added to requests, one
@@ -12,13 +13,27 @@ enum HeadRewriter {
 
     /// The request head for the backend. `clientIP` is the client's address
     /// as text; `https` when the client connected over TLS (X-Forwarded-Proto). Records in `facts` where method, target and host sit in `out`.
+    /// A route may replace the target (`strip_prefix`) and drop and add
+    /// header fields (`request_headers`; never framing or hop-by-hop ones,
+    /// which validation refused).
     static func writeRequest(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, clientIP: String, https: Bool = false,
+                             target: UnsafeRawBufferPointer? = nil, rules: CompiledHeaderRules? = nil,
                              into out: inout ByteBuffer, facts: inout RequestFacts) -> Bool {
         let base = head.baseAddress!
         let origin = out.writeIndex
-        var ok = out.append(UnsafeRawBufferPointer(start: base, count: Int(parsed.startLineEnd)))
+        var ok: Bool
         facts.methodRange = 0..<Int(parsed.methodEnd)
-        facts.targetRange = Int(parsed.targetStart)..<Int(parsed.targetEnd)
+        if let target {
+            // method SP new-target SP version CRLF
+            ok = out.append(UnsafeRawBufferPointer(start: base, count: Int(parsed.targetStart)))
+            facts.targetRange = (out.writeIndex - origin)..<(out.writeIndex - origin + target.count)
+            ok = ok && out.append(target)
+                && out.append(UnsafeRawBufferPointer(start: base + Int(parsed.targetEnd), count: Int(parsed.startLineEnd - parsed.targetEnd)))
+        } else {
+            ok = out.append(UnsafeRawBufferPointer(start: base, count: Int(parsed.startLineEnd)))
+            facts.targetRange = Int(parsed.targetStart)..<Int(parsed.targetEnd)
+        }
+        let dropping = rules.map { !$0.drop.isEmpty } ?? false
         let upgrading = parsed.isUpgradeRequest
         // The host every hop sees: the authority of an absolute-form target wins.
         var host: (Int, Int)?
@@ -51,8 +66,12 @@ enum HeadRewriter {
                 continue
             default:
                 if parsed.isHopByHop(i, in: head) { continue }
+                if dropping && rules!.drops(base + Int(f.nameStart), Int(f.nameEnd - f.nameStart)) { continue }
             }
             ok = ok && out.append(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.lineEnd - f.nameStart)))
+        }
+        if ok, let rules, !rules.append.isEmpty {
+            ok = rules.append.withUnsafeBytes { out.append($0) }
         }
         if upgrading {
             ok = ok && out.append("Connection: upgrade\r\n")
@@ -83,7 +102,8 @@ enum HeadRewriter {
 
     /// The response head for the client (appended after anything already in `out`).
     static func writeResponse(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, _ options: ResponseOptions,
-                              into out: inout ByteBuffer) -> Bool {
+                              rules: CompiledHeaderRules? = nil, into out: inout ByteBuffer) -> Bool {
+        let dropping = rules.map { !$0.drop.isEmpty } ?? false
         let base = head.baseAddress!
         let mark = out.writeIndex
         var ok = out.append(UnsafeRawBufferPointer(start: base, count: Int(parsed.startLineEnd)))
@@ -101,8 +121,12 @@ enum HeadRewriter {
                 break
             default:
                 if parsed.isHopByHop(i, in: head) { continue }
+                if dropping && rules!.drops(base + Int(f.nameStart), Int(f.nameEnd - f.nameStart)) { continue }
             }
             ok = ok && out.append(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.lineEnd - f.nameStart)))
+        }
+        if ok, let rules, !rules.append.isEmpty {
+            ok = rules.append.withUnsafeBytes { out.append($0) }
         }
         if switching {
             ok = ok && out.append("Connection: upgrade\r\n")

@@ -2,13 +2,14 @@ import FulcrumCore
 import FulcrumEventLoop
 import FulcrumRegistry
 import Glibc
+import Synchronization
 
 /// The data plane: N workers, each an event-loop thread with its own
 /// SO_REUSEPORT listener on the same address.
 public final class Proxy: @unchecked Sendable {
     public let config: ProxyConfig
-    public let registry: Registry
-    public let selection: Published<StrategySelection>
+    /// The pools and routes in force (a reload publishes a new value).
+    public let routing: Published<Routing>
     public let workers: [ProxyWorker]
     /// The address actually listened on (a port of 0 becomes the one the kernel chose).
     public private(set) var boundAddress: SocketAddress
@@ -16,21 +17,41 @@ public final class Proxy: @unchecked Sendable {
     public private(set) var boundTLSAddress: SocketAddress?
     private var threads: [NamedThread] = []
 
-    public init(config: ProxyConfig, registry: Registry, selection: Published<StrategySelection>, accessLog: AccessLogFile?) {
+    /// Pools already observed (kept, so a new pool never reuses an old one's identity).
+    private let observed = Mutex<[ProxyPool]>([])
+    private let notify: @Sendable () -> Void
+
+    public init(config: ProxyConfig, routing: Published<Routing>, accessLog: AccessLogFile?) {
         self.config = config
-        self.registry = registry
-        self.selection = selection
+        self.routing = routing
         boundAddress = config.listen
-        workers = (0..<max(1, config.workers)).map {
-            ProxyWorker(index: $0, config: config, registry: registry, selection: selection, accessLog: accessLog)
+        let workers = (0..<max(1, config.workers)).map {
+            ProxyWorker(index: $0, config: config, routing: routing, accessLog: accessLog)
         }
-        // A new registry snapshot or strategy reaches each worker as a task on
-        // its loop (run before that batch's socket events), not as a check per pick.
-        let notify: @Sendable () -> Void = { [workers] in
-            for w in workers { w.loop.execute { w.refreshStrategy() } }
+        self.workers = workers
+        // A new registry snapshot, strategy or routing reaches each worker as a
+        // task on its loop (run before that batch's socket events), not as a check per pick.
+        notify = { for w in workers { w.loop.execute { w.refreshStrategy() } } }
+        observePools(routing.value)
+        routing.observe { [unowned(unsafe) self] in
+            self.observePools(self.routing.value)
+            self.notify()
         }
-        registry.published.observe(notify)
-        selection.observe(notify)
+    }
+
+    /// Workers hear of every change to a pool's backends or strategy
+    /// (pools a reload adds are observed from then on).
+    private func observePools(_ r: Routing) {
+        for pool in r.pools {
+            let fresh = observed.withLock { list in
+                if list.contains(where: { $0 === pool }) { return false }
+                list.append(pool)
+                return true
+            }
+            guard fresh else { continue }
+            pool.registry.published.observe(notify)
+            pool.selection.observe(notify)
+        }
     }
 
     /// Binds every worker's listener (all or none), then starts the threads.

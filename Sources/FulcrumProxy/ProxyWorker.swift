@@ -3,20 +3,20 @@ import FulcrumEventLoop
 import FulcrumHTTP
 import FulcrumPluginHost
 import FulcrumRegistry
+import FulcrumRouting
 import Glibc
 import Synchronization
 
 /// One event-loop thread of the proxy and everything it owns outright: its
 /// listener, its connections and backend pools, its buffers, its instance
-/// of the strategy, its counters. Nothing here is touched by another thread
+/// of each pool's strategy, its counters. Nothing here is touched by another thread
 /// except through `loop.execute` and the read-only metrics.
 public final class ProxyWorker: @unchecked Sendable {
     public let index: Int
     public let loop: EventLoop
     public let metrics = WorkerMetrics()
     let config: ProxyConfig
-    let registry: Registry
-    let selection: Published<StrategySelection>
+    let published: Published<Routing>
     let pool: BufferPool
     /// Scratch for parsing: every head is parsed and used within one event.
     let head = ParsedHead()
@@ -37,22 +37,32 @@ public final class ProxyWorker: @unchecked Sendable {
     var tlsListener: Listener?
     var listenFD: Int32 = -1
 
-    // The strategy instance and the generations it reflects.
-    var strategy: StrategyInstance?
-    var strategyEpoch: UInt64 = 0
-    var selectionGeneration: UInt64 = 0
-    var snapshot = BackendSnapshot(all: [])
-    var snapshotGeneration: UInt64 = 0
+    // The routing in force: pools (each with this worker's strategy instance) and routes.
+    var routing: Routing
+    var routingGeneration: UInt64 = 0
+    /// `routing.pools` as this worker runs them, in the same order.
+    var workerPools: [WorkerPool]
+    /// `workerPools[routing.defaultPool]`: every request without -config.
+    var defaultPool: WorkerPool
+    /// `routing.table`, read per request (nil without -config: one test, nothing retained).
+    var routeTable: RouteTable?
+    /// Scratch for normalising paths and stripping prefixes (routes only).
+    let routeScratch = RouteScratch(capacity: HTTPLimits.maxHead)
 
     var draining = false
     /// Open client connections, readable from other threads (shutdown waits on it).
     let openClients = Atomic<Int>(0)
 
-    init(index: Int, config: ProxyConfig, registry: Registry, selection: Published<StrategySelection>, accessLog: AccessLogFile?) {
+    init(index: Int, config: ProxyConfig, routing: Published<Routing>, accessLog: AccessLogFile?) {
         self.index = index
         self.config = config
-        self.registry = registry
-        self.selection = selection
+        self.published = routing
+        let (current, generation) = routing.read()
+        self.routing = current
+        routingGeneration = generation
+        workerPools = current.pools.map(WorkerPool.init)
+        defaultPool = workerPools[current.defaultPool]
+        routeTable = current.table
         loop = EventLoop(name: "worker-\(index)")
         pool = BufferPool(bufferSize: config.bufferSize, maxFree: 512)
         pools = BackendPools(slots: BackendTable.shared.capacity, maxPerBackend: config.maxIdlePerBackend)
@@ -130,31 +140,24 @@ public final class ProxyWorker: @unchecked Sendable {
         loop.close(up, reset: reset)
     }
 
-    /// Catches up with `PUT /strategy` and registry changes: run on this
-    /// worker's loop when either is published. The previous snapshot (whose
-    /// arrays the plugin saw in its last `update`) is kept alive until the
-    /// new `update` has returned, so a plugin may compare old and new.
+    /// Catches up with a reload, `PUT /strategy` and registry changes: run
+    /// on this worker's loop when any is published. Pools are matched by
+    /// identity, so a pool that survives a reload keeps this worker's
+    /// strategy instance.
     func refreshStrategy() {
-        var forceUpdate = false
-        if selection.generation != selectionGeneration {
-            let (chosen, generation) = selection.read()
-            selectionGeneration = generation
-            if let instance = chosen.descriptor.makeInstance(config: chosen.config) {
-                strategy = instance
-                strategyEpoch &+= 1
-                forceUpdate = true
-            } else {
-                Log.error("worker \(index): strategy \(chosen.descriptor.name) refused its configuration; keeping the previous one")
+        if published.generation != routingGeneration {
+            let (current, generation) = published.read()
+            routingGeneration = generation
+            if current !== routing {
+                var kept: [ObjectIdentifier: WorkerPool] = [:]
+                for w in workerPools { kept[ObjectIdentifier(w.pool)] = w }
+                routing = current
+                workerPools = current.pools.map { kept[ObjectIdentifier($0)] ?? WorkerPool($0) }
+                defaultPool = workerPools[current.defaultPool]
+                routeTable = current.table
             }
         }
-        if registry.published.generation != snapshotGeneration || forceUpdate {
-            let (current, generation) = registry.published.read()
-            let previous = snapshot
-            snapshot = current
-            snapshotGeneration = generation
-            strategy?.update(current.cEligible, count: current.eligible.count)
-            withExtendedLifetime(previous) {}
-        }
+        for w in workerPools { w.refresh(worker: index) }
     }
 
     // MARK: shutdown

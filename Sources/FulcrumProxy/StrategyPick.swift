@@ -8,8 +8,9 @@ extension ClientConnection {
     /// forwarded head (`fwdBuf`), which a retry still has: first picks and
     /// retries see the same method, target, host and headers.
     func pickBackend() -> Backend? {
-        guard let strategy = worker.strategy, let fwd = fwdBuf else { return nil }
-        strategyEpoch = worker.strategyEpoch
+        let pool = self.pool
+        guard let strategy = pool.strategy, let fwd = fwdBuf else { return nil }
+        strategyEpoch = pool.strategyEpoch
         let facts = exchange.facts
         let head = fwd.readable
         let base = head.baseAddress!.assumingMemoryBound(to: CChar.self)
@@ -27,8 +28,8 @@ extension ClientConnection {
                 context: UnsafeRawPointer(context), header: forwardedHeaderLookup)
             return strategy.pick(&request)
         }
-        guard let index, index < worker.snapshot.eligible.count else { return nil }
-        return worker.snapshot.eligible[index]
+        guard let index, index < pool.snapshot.eligible.count else { return nil }
+        return pool.snapshot.eligible[index]
     }
 }
 

@@ -22,11 +22,14 @@ public struct PersistentBackend: Sendable, Equatable {
     public let address: String
     public let weight: UInt32
     public let draining: Bool
+    /// The pool it belongs to; nil: the default pool.
+    public var pool: String?
 
-    public init(address: String, weight: UInt32, draining: Bool) {
+    public init(address: String, weight: UInt32, draining: Bool, pool: String? = nil) {
         self.address = address
         self.weight = weight
         self.draining = draining
+        self.pool = pool
     }
 }
 
@@ -63,8 +66,10 @@ public final class Registry: @unchecked Sendable {
 
     public let published = Published(BackendSnapshot(all: []))
     public let table: BackendTable
-    public let rise: Int
-    public let fall: Int
+    /// Passes to return / failures to leave rotation (a reload may change them).
+    public var rise: Int { riseFall.load(ordering: .relaxed) >> 8 }
+    public var fall: Int { riseFall.load(ordering: .relaxed) & 0xFF }
+    private let riseFall: Atomic<Int>
     /// Health transitions since start, for metrics.
     public let wentUp = Atomic<UInt64>(0)
     public let wentDown = Atomic<UInt64>(0)
@@ -73,9 +78,13 @@ public final class Registry: @unchecked Sendable {
     private let persistLock = Mutex<(@Sendable ([PersistentBackend]) -> Void)?>(nil)
 
     public init(rise: Int, fall: Int, table: BackendTable = .shared) {
-        self.rise = max(1, rise)
-        self.fall = max(1, fall)
+        riseFall = Atomic(min(255, max(1, rise)) << 8 | min(255, max(1, fall)))
         self.table = table
+    }
+
+    /// New rise/fall thresholds (a configuration reload).
+    public func setThresholds(rise: Int, fall: Int) {
+        riseFall.store(min(255, max(1, rise)) << 8 | min(255, max(1, fall)), ordering: .relaxed)
     }
 
     /// Called, serialised and with the latest state, after every change a

@@ -19,7 +19,7 @@ B="${FUZZ_BUILD_DIR:-$root/.build/fuzz}"
 T="$here/targets"
 S="$root/Sources"
 
-TARGETS="http-request http-response chunked json admin-target state-file exchange"
+TARGETS="http-request http-response chunked json admin-target state-file exchange config path"
 
 SWIFTC="${SWIFTC:-swiftc}"
 CLANG="${CLANG:-$(command -v clang || echo "$(dirname "$(command -v swiftc)")/clang")}"
@@ -83,6 +83,7 @@ control_plane_modules() {
   module FulcrumHTTP "$S/FulcrumHTTP"
   module FulcrumRegistry "$S/FulcrumRegistry"
   module FulcrumPluginHost "$S/FulcrumPluginHost"
+  module FulcrumRouting "$S/FulcrumRouting"
   module FulcrumProxy "$S/FulcrumProxy"
   module FulcrumDemoBackend "$S/FulcrumDemoBackend"   # Fulcrum.swift imports it
   module FulcrumControlPlane "$S/FulcrumControlPlane" -enable-testing
@@ -140,8 +141,14 @@ build() {
       BUILT_OBJECTS=("$B/mods/shim.o")
       { module FulcrumCore "$S/FulcrumCore"; module FulcrumSDK "$root/SDK/FulcrumSDK"; module FulcrumEventLoop "$S/FulcrumEventLoop"
         module FulcrumHTTP "$S/FulcrumHTTP"; module FulcrumRegistry "$S/FulcrumRegistry"; module FulcrumPluginHost "$S/FulcrumPluginHost"
-        module FulcrumProxy "$S/FulcrumProxy" -enable-testing; } >&2
+        module FulcrumRouting "$S/FulcrumRouting"; module FulcrumProxy "$S/FulcrumProxy" -enable-testing; } >&2
       link "$1" "${BUILT_OBJECTS[@]}" -- "$T/Support.swift" "$T/ExchangeForwarding.swift" ;;
+    config|path)
+      # The routing module over the SDK (JSON, addresses).
+      BUILT_OBJECTS=()
+      { module FulcrumSDK "$root/SDK/FulcrumSDK"; module FulcrumRouting "$S/FulcrumRouting"; } >&2
+      local src="$T/ConfigRoundTrip.swift"; [ "$1" = path ] && src="$T/PathNormalize.swift"
+      link "$1" "${BUILT_OBJECTS[@]}" -- "$T/Support.swift" "$src" ;;
     *) echo "unknown target '$1' (try --list)" >&2; exit 2 ;;
   esac
 }
