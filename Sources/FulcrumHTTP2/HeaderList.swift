@@ -47,3 +47,12 @@ public struct HeaderList: Equatable, Sendable {
         a.count == b.count && (0..<a.count).allSatisfy { a.name($0) == b.name($0) && a.value($0) == b.value($0) }
     }
 }
+
+extension HeaderList {
+    /// Replaces field `i`'s value (the joined cookie; rare, so a rebuild is fine).
+    mutating func replaceValue(_ i: Int, with value: [UInt8]) {
+        var rebuilt = HeaderList()
+        for k in 0..<count { rebuilt.append(name: name(k), value: k == i ? value[...] : self.value(k)) }
+        self = rebuilt
+    }
+}
