@@ -44,13 +44,15 @@ extension H2Connection {
     public mutating func tick(now: UInt64, into actions: inout [ConnectionAction]) {
         guard phase != .closed else { return }
         if now >= abuse.windowStart + config.accountingWindowMs { abuse.restart(at: now) }
-        if !settingsAcked, phase != .preface(matched: 0), now >= settingsSentAt + config.settingsTimeoutMs {
-            return fail(.connection(.settingsTimeout, "SETTINGS not acknowledged"), into: &actions)
-        }
-        if case .preface = phase, now >= lastFrameAt + config.settingsTimeoutMs {
-            phase = .closed
-            actions.append(.close(error: .connection(.protocolError, "no preface")))
+        if case .preface = phase {
+            if now >= lastFrameAt + config.settingsTimeoutMs {
+                phase = .closed
+                actions.append(.close(error: .connection(.protocolError, "no preface")))
+            }
             return
+        }
+        if !settingsAcked, now >= settingsSentAt + config.settingsTimeoutMs {
+            return fail(.connection(.settingsTimeout, "SETTINGS not acknowledged"), into: &actions)
         }
         if case .draining(false, let since) = phase, now >= since + config.shutdownGraceMs {
             sendFinalGoaway(into: &actions)

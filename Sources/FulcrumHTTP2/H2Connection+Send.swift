@@ -31,13 +31,14 @@ extension H2Connection {
         let room = max(0, config.maxOutboundBytes - outbound.count)
         let n = min(bytes.count, connectionSend.available, rec.send.available, room)
         var at = 0
-        repeat {
+        // Nothing fits: no frame at all (an empty DATA would be a glitch for the peer).
+        if n > 0 || bytes.isEmpty { repeat {
             let chunk = min(n - at, peerMaxFrameSize)
             let last = at + chunk == n
             FrameWriter.data(stream: s, UnsafeRawBufferPointer(rebasing: bytes[at..<(at + chunk)]),
                              endStream: last && endStream && n == bytes.count, into: &outbound)
             at += chunk
-        } while at < n
+        } while at < n }
         connectionSend.consume(n)
         rec.send.consume(n)
         if n < bytes.count {

@@ -143,3 +143,28 @@ final class H2AbuseTests: XCTestCase {
         XCTAssertEqual(c.takeFrames(), [.goaway(last: 0, .protocolError)])
     }
 }
+
+extension H2AbuseTests {
+    /// A stream with no window left gets no empty DATA frame, and is told when it may go on.
+    func testNoEmptyDataWhenTheWindowIsShut() {
+        var c = H2TestClient()
+        c.feed(C.settings([(.initialWindowSize, 0)]) + C.get(1))
+        var a: [ConnectionAction] = []
+        _ = c.conn.sendHead(stream: 1, status: 200, fields: HeaderList(), endStream: false, into: &a)
+        _ = c.takeFrames()
+        _ = c.takeActions()
+        XCTAssertEqual([UInt8]([1, 2, 3]).withUnsafeBytes { c.conn.sendData(stream: 1, $0, endStream: true, into: &a) }, 0)
+        XCTAssertEqual(c.takeFrames(), [])
+        c.feed(C.windowUpdate(1, 3))
+        XCTAssertEqual(c.takeActions(), [.streamWritable(stream: 1)])
+    }
+
+    /// A connection that never sends its preface is closed by the timer.
+    func testNoPrefaceTimesOut() {
+        var c = H2TestClient(handshake: false)
+        c.feed(Array(H2.preface[0..<5]))
+        var a: [ConnectionAction] = []
+        c.conn.tick(now: 10_000, into: &a)
+        XCTAssertEqual(a, [.close(error: .connection(.protocolError, "no preface"))])
+    }
+}
