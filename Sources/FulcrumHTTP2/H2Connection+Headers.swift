@@ -59,7 +59,10 @@ extension H2Connection {
         if isTrailers { return trailers(s, tooLarge: outcome == .tooLarge, endStream: endStream, into: &actions) }
 
         // After the final GOAWAY, newer streams are ignored (§6.8); the block was decoded for HPACK's sake.
-        if let last = goawayLastStream, s > last { return }
+        if let last = goawayLastStream, s > last {
+            recentlyClosed.add(s, weReset: true)  // its DATA in flight is ignored too
+            return
+        }
         if let p = priority, p.dependency == s { return refuse(s, code: .protocolError, "stream depends on itself", into: &actions) }
         if streams.count >= config.maxConcurrentStreams {
             return refuse(s, code: .refusedStream, "over \(config.maxConcurrentStreams) concurrent streams", into: &actions)
