@@ -63,7 +63,8 @@ extension H2Connection {
         for s in streams.keys.sorted() {
             guard let rec = streams[s], now >= rec.lastPeerProgress + config.streamIdleTimeoutMs else { continue }
             let awaitingBody = rec.state.remoteOpen && rec.recv.remaining > 0
-            let awaitingWindow = blocked.contains(s)
+            // Blocked by its own window (the client stopped reading it), not by the connection's or ours.
+            let awaitingWindow = blocked.contains(s) && rec.send.available == 0
             guard awaitingBody || awaitingWindow else { continue }
             FrameWriter.rstStream(stream: s, code: .cancel, into: &outbound)
             remove(s, weReset: true)

@@ -149,6 +149,8 @@ public struct H2Connection: Sendable {
                     phase = .open
                 }
                 handle(frame, buffer, now: now, into: &actions)
+                // A stream the client ended or reset may have been the last one a GOAWAY waited for.
+                if phase != .open || peerSentGoaway { checkDrained(into: &actions) }
                 at = end
             }
         }

@@ -283,3 +283,30 @@ final class H2ConnectionTests: XCTestCase {
         XCTAssertTrue(c.conn.wantsRead)
     }
 }
+
+extension H2ConnectionTests {
+    /// After the final GOAWAY, the client ending its last stream closes the connection at once.
+    func testDrainEndsWhenTheClientResetsTheLastStream() {
+        var c = H2TestClient()
+        c.feed(C.get(1, endStream: false))
+        c.conn.beginShutdown(now: 0)
+        c.feed(C.ping(H2Connection.shutdownPing, ack: true))
+        _ = c.takeActions()
+        c.feed(C.rst(1))
+        XCTAssertEqual(c.takeActions(), [.streamReset(stream: 1, .cancel), .close(error: nil)])
+    }
+
+    /// A stream blocked only by the connection window (other streams used it) is not the client's stall.
+    func testStreamBlockedByTheConnectionWindowIsNotIdle() {
+        var c = H2TestClient()
+        c.feed(C.get(1) + C.get(3))
+        var a: [ConnectionAction] = []
+        let body = [UInt8](repeating: 0, count: 70_000)
+        _ = c.conn.sendHead(stream: 1, status: 200, fields: HeaderList(), endStream: false, into: &a)
+        _ = c.conn.sendHead(stream: 3, status: 200, fields: HeaderList(), endStream: false, into: &a)
+        XCTAssertEqual(body.withUnsafeBytes { c.conn.sendData(stream: 1, UnsafeRawBufferPointer(rebasing: $0[0..<60_000]), endStream: false, into: &a) }, 60_000)
+        XCTAssertEqual(body.withUnsafeBytes { c.conn.sendData(stream: 3, $0, endStream: true, into: &a) }, 5_535)
+        c.conn.tick(now: 60_000, into: &a)
+        XCTAssertEqual(a, [], "stream 3 still has its own window: the connection window is shared")
+    }
+}
