@@ -3,7 +3,7 @@
 //
 // Input: byte 0 chooses the cut points; byte 1 the driver's behaviour
 // (consume bodies at once or hold them, answer requests, reset streams,
-// advance time, write outbound or let it pile up); the rest is what a client
+// advance time, write outbound or let it pile up, start a graceful shutdown); the rest is what a client
 // sends after a valid preface + SETTINGS + SETTINGS ACK.
 // Oracles:
 //  - bounded memory: streams ≤ MAX_CONCURRENT_STREAMS, held body bytes ≤ the
@@ -48,6 +48,7 @@ public func fuzzConnection(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let consumeAtOnce = flags & 1 != 0, respond = flags & 2 != 0, proxyResets = flags & 4 != 0
     let advanceTime = flags & 8 != 0, holdOutbound = flags & 16 != 0
     let bodySize = [0, 10, 20_000, 100_000][Int(flags >> 5 & 3)]
+    let shutdownMidway = flags & 128 != 0
     let rest = Array(all[2...])
     let full = clientPreamble + rest
 
@@ -146,6 +147,7 @@ public func fuzzConnection(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         var after: [ConnectionAction] = []
         if !holdOutbound || n % 4 == 0 { drainOutbound(&after) }
         if advanceTime { now += 1_500; conn.tick(now: now, into: &after) }
+        if shutdownMidway && n == 3 { conn.beginShutdown(now: now) }
         var next = process(after, UnsafeRawBufferPointer(start: nil, count: 0))
         while !next.isEmpty { next = process(next, UnsafeRawBufferPointer(start: nil, count: 0)) }
     }
