@@ -2,7 +2,7 @@
 // and an HPACK decoder written from RFC 9113 §4.1 and RFC 7541 with no code
 // shared with Sources/FulcrumHTTP2 except the Huffman code *table*
 // (`Huffman.codes`/`lengths`, checked against the RFC by unit tests); the
-// Huffman *decoding* here is a naive longest-match scan, not the tree walk.
+// Huffman *decoding* here matches accumulated bits against the code table, not the tree walk.
 
 /// One frame as the reference sees it.
 struct RefFrame {
@@ -25,6 +25,13 @@ func refSplitFrames(_ bytes: [UInt8]) -> [RefFrame] {
     }
     return out
 }
+
+/// (length << 32 | code) → symbol, from the RFC's table.
+let refHuffmanCodes: [UInt64: Int] = {
+    var d: [UInt64: Int] = [:]
+    for s in 0..<257 { d[UInt64(Huffman.lengths[s]) << 32 | UInt64(Huffman.codes[s])] = s }
+    return d
+}()
 
 /// A reference HPACK decoder: the table as an array of (name, value), newest
 /// first; returns nil on any error.
@@ -81,7 +88,7 @@ struct RefHPACK {
         return nil
     }
 
-    /// Naive Huffman: accumulate bits, look for a symbol whose code matches.
+    /// Naive Huffman: accumulate bits until they are some symbol's code (length and value).
     static func huffman(_ b: ArraySlice<UInt8>) -> [UInt8]? {
         var out: [UInt8] = []
         var acc: UInt64 = 0
@@ -91,10 +98,9 @@ struct RefHPACK {
                 acc = acc << 1 | UInt64((byte >> UInt8(k)) & 1)
                 bits += 1
                 if bits > 30 { return nil }
-                for s in 0..<257 where Int(Huffman.lengths[s]) == bits && UInt64(Huffman.codes[s]) == acc {
+                if let s = refHuffmanCodes[UInt64(bits) << 32 | acc] {
                     if s == 256 { return nil }
                     out.append(UInt8(s)); acc = 0; bits = 0
-                    break
                 }
             }
         }
