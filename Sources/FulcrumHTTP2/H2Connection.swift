@@ -170,11 +170,18 @@ public struct H2Connection: Sendable {
     }
 
     /// A stream error: RST_STREAM; an exchange already started is told to stop.
+    /// A stream the client made us reset before its response counts as a
+    /// rapid reset too ("MadeYouReset", CVE-2025-8671: a WINDOW_UPDATE
+    /// overflow, DATA past END_STREAM or a bad content-length makes the server
+    /// send the RST_STREAM, which a client-resets-only count would miss).
     mutating func streamError(_ id: UInt32, _ code: H2ErrorCode, _ why: String, into actions: inout [ConnectionAction]) {
         FrameWriter.rstStream(stream: id, code: code, into: &outbound)
-        if streams[id] != nil {
+        if let rec = streams[id] {
             remove(id, weReset: true)
             actions.append(.streamReset(stream: id, code))
+            if !rec.responseStarted && abuse.earlyReset(config: config) {
+                return fail(.connection(.enhanceYourCalm, "rapid reset: \(abuse.earlyResets) streams reset before their response"), into: &actions)
+            }
         } else {
             recentlyClosed.add(id, weReset: true)
         }

@@ -168,3 +168,22 @@ extension H2AbuseTests {
         XCTAssertEqual(a, [.close(error: .connection(.protocolError, "no preface"))])
     }
 }
+
+extension H2AbuseTests {
+    /// "MadeYouReset" (CVE-2025-8671): the client makes *us* reset each stream
+    /// (here by overflowing its window) right after opening it; that must
+    /// count like a rapid reset, not escape a count of client resets.
+    func testMadeYouResetCountsAsRapidReset() {
+        var c = H2TestClient()
+        var id: UInt32 = 1
+        var rounds = 0
+        while c.conn.phase != .closed && rounds < 10_000 {
+            c.feed(C.get(id, endStream: false) + C.windowUpdate(id, H2.maxWindow))
+            _ = c.takeFrames()
+            id += 2
+            rounds += 1
+        }
+        XCTAssertLessThanOrEqual(rounds, ConnectionConfig().rapidResetMinimum)
+        XCTAssertEqual(c.conn.phase, .closed)
+    }
+}
