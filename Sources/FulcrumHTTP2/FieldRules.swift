@@ -34,6 +34,16 @@ enum FieldRules {
         return true
     }
 
+    /// RFC 3986 reg-name, IP-literal and port characters: unreserved, pct-encoded,
+    /// sub-delims, ":", "[" and "]" (the set FulcrumHTTP accepts in Host).
+    static func isHostByte(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        case 0x2D, 0x2E, 0x5F, 0x7E, 0x25, 0x21, 0x24, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x3B, 0x3D, 0x3A, 0x5B, 0x5D: return true
+        default: return false
+        }
+    }
+
     static func equal(_ a: ArraySlice<UInt8>, _ s: StaticString) -> Bool {
         guard a.count == s.utf8CodeUnitCount else { return false }
         let p = s.utf8Start

@@ -85,9 +85,8 @@ public enum RequestValidator {
         // §8.3.1: :authority wins; a host that disagrees is refused rather than guessed at.
         guard let h = authority ?? host, !h.isEmpty else { return .malformed("no :authority or host") }
         if let a = authority, let hh = host, !FieldRules.equalIgnoringCase(a, hh) { return .malformed(":authority and host disagree") }
-        guard FieldRules.visible(h), !h.contains(where: { $0 == 0x40 || $0 == 0x2F || $0 == 0x3F || $0 == 0x23 || $0 == 0x5C || $0 == 0x2C }) else {
-            return .malformed("bad authority")
-        }
+        // uri-host [":" port] only (no userinfo, §8.3.1): the bytes HTTP/1.1's Host may carry.
+        guard h.allSatisfy(FieldRules.isHostByte) else { return .malformed("bad authority") }
         if endStream, let n = contentLength, n != 0 { return .malformed("content-length without a body") }
         if let at = cookieAt { fields.replaceValue(at, with: cookie) }
         return .accept(RequestHead(method: Array(m), target: Array(p), host: Array(h), scheme: Array(s), fields: fields,

@@ -99,6 +99,20 @@ final class RequestValidatorTests: XCTestCase {
         }
     }
 
+    /// Found by the h2-connection fuzz target: an `:authority` the proxy's own
+    /// HTTP/1.1 parser refuses as a Host (characters outside RFC 3986's
+    /// reg-name, IP literal and port) must be refused here too.
+    func testAuthorityIsHostCharactersOnly() {
+        for bad in ["a\"b", "a<b", "a>b", "a{b}", "a|b", "a^b", "a`b", "\u{7F}", "é.example"] {
+            guard case .malformed = outcome([(":method", "GET"), (":scheme", "https"), (":path", "/"), (":authority", bad)]) else {
+                XCTFail("accepted :authority \(bad)"); continue
+            }
+        }
+        for good in ["a.example:8443", "[::1]:80", "xn--bcher-kva.example", "a_b-c~d%41!$&'()*+,;="] {
+            XCTAssertNotNil(head([(":method", "GET"), (":scheme", "https"), (":path", "/"), (":authority", good)]), good)
+        }
+    }
+
     func testTrailers() {
         XCTAssertNil(RequestValidator.validateTrailers(HeaderList([("x-sum", "abc")])))
         XCTAssertNotNil(RequestValidator.validateTrailers(HeaderList([(":path", "/")])))

@@ -116,7 +116,7 @@ build() {
     chunked)       link "$1" -- "$T/Support.swift" "$T/HeadChecks.swift" "$T/ChunkedGrammar.swift" "$T/Chunked.swift" "${http[@]}" ;;
     hpack)         link "$1" -- "$T/Support.swift" "$T/H2Reference.swift" "$T/HPACKDecode.swift" "${h2[@]}" ;;
     h2-frame)      link "$1" -- "$T/Support.swift" "$T/H2FrameDecode.swift" "${h2[@]}" ;;
-    h2-connection) link "$1" -- "$T/Support.swift" "$T/H2Reference.swift" "$T/H2ConnectionFuzz.swift" "${h2[@]}" ;;
+    h2-connection) link "$1" -- "$T/Support.swift" "$T/H2Reference.swift" "$T/H2ConnectionFuzz.swift" "${h2[@]}" "${http[@]}" ;;
     json)          link "$1" -- "$T/Support.swift" "$T/JSONRoundTrip.swift" "$root/SDK/FulcrumSDK/JSON.swift" ;;
     admin-target)
       # The pure AdminTarget.swift (admin branch) when it is here; otherwise

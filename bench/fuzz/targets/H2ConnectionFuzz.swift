@@ -1,5 +1,6 @@
 // Fuzz target `h2-connection`: the whole H2Connection machine
-// (Sources/FulcrumHTTP2, compiled in) driven as a driver would drive it.
+// (Sources/FulcrumHTTP2, compiled in) driven as a driver would drive it, and
+// the proxy's HTTP/1.1 parser (Sources/FulcrumHTTP) reading what it produces.
 //
 // Input: byte 0 chooses the cut points; byte 1 the driver's behaviour
 // (consume bodies at once or hold them, answer requests, reset streams,
@@ -86,6 +87,7 @@ public func fuzzConnection(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 if s & 1 == 0 || s <= lastHead { oracleFailure("head on stream \(s) after \(lastHead)", all) }
                 lastHead = s
                 checkHTTP1Head(head, all)
+                checkProxyParses(head, all)
                 seen[s] = StreamSeen(head: head, ended: !head.hasBody)
                 if respond {
                     if conn.sendHead(stream: s, status: 200, fields: HeaderList([("Content-Type", "a/b"), ("Connection", "x")]), endStream: bodySize == 0, into: &more) {
@@ -217,6 +219,25 @@ func checkHTTP1Head(_ head: RequestHead, _ all: UnsafeRawBufferPointer) {
     }
     if hosts != 1 || lengths > 1 || chunked > 1 || (lengths == 1 && chunked == 1) { oracleFailure("framing fields host \(hosts) cl \(lengths) te \(chunked)", all) }
     if chunked == 1 && !head.hasBody { oracleFailure("chunked without a body", all) }
+}
+
+/// The proxy's own HTTP/1.1 parser (Sources/FulcrumHTTP, compiled in) reads
+/// the head as the machine meant it: same method, target and body framing.
+/// The only refusal allowed is 431 (more fields than an HTTP/1.1 head may
+/// carry): anything else means the two sides disagree on what is valid.
+let proxyHead = ParsedHead()
+func checkProxyParses(_ head: RequestHead, _ all: UnsafeRawBufferPointer) {
+    let bytes = head.http1Head()
+    bytes.withUnsafeBytes { b in
+        if let e = HeadParser.parseRequest(b, into: proxyHead) {
+            if e.status != 431 { oracleFailure("the proxy's HTTP/1.1 parser refuses the head: \(e)", all) }
+            return
+        }
+        if Array(b[0..<Int(proxyHead.methodEnd)]) != head.method { oracleFailure("HTTP/1.1 method differs", all) }
+        if Array(b[Int(proxyHead.targetStart)..<Int(proxyHead.targetEnd)]) != head.target { oracleFailure("HTTP/1.1 target differs", all) }
+        let framing: BodyFraming = head.chunkedBody ? .chunked : (head.contentLength ?? 0) > 0 ? .length(Int64(head.contentLength!)) : .none
+        if proxyHead.requestFraming != framing { oracleFailure("HTTP/1.1 framing \(proxyHead.requestFraming) vs \(framing)", all) }
+    }
 }
 
 /// Decodes the client's header blocks independently and compares them with the heads the machine gave out.
