@@ -156,6 +156,7 @@ public func fuzzConnection(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var last: [ConnectionAction] = []
     drainOutbound(&last)
     checkWritten(written, all)
+    checkFlowControl(written, rest, all)
     checkAgainstReference(rest, seen, all)
     return 0
 }
@@ -177,6 +178,47 @@ func checkWritten(_ w: [UInt8], _ all: UnsafeRawBufferPointer) {
             }
             at = end
         }
+    }
+}
+
+/// Our DATA never outruns the client's windows. Read in order, a stream's
+/// window can never exceed the largest SETTINGS_INITIAL_WINDOW_SIZE in force
+/// from its HEADERS on, plus every increment the client sent for it (and the
+/// connection's: 65535 + its increments); no DATA frame exceeds the largest
+/// SETTINGS_MAX_FRAME_SIZE allowed. Sound upper bounds whatever the
+/// interleaving of our output with the client's input.
+func checkFlowControl(_ w: [UInt8], _ rest: [UInt8], _ all: UnsafeRawBufferPointer) {
+    var initial = 65_535, maxFrame = 16_384
+    var bound: [UInt32: Int] = [0: 65_535]
+    for f in refSplitFrames(rest) {
+        if f.type == 4 && f.flags & 1 == 0 && f.stream == 0 && f.payload.count % 6 == 0 {
+            var k = 0
+            while k + 6 <= f.payload.count {
+                let id = Int(f.payload[k]) << 8 | Int(f.payload[k + 1])
+                let v = Int(f.payload[k + 2]) << 24 | Int(f.payload[k + 3]) << 16 | Int(f.payload[k + 4]) << 8 | Int(f.payload[k + 5])
+                if id == 4 {
+                    initial = v
+                    for s in bound.keys where s != 0 { bound[s] = max(bound[s]!, v) }
+                }
+                if id == 5 { maxFrame = max(maxFrame, v) }
+                k += 6
+            }
+        }
+        if f.type == 1 && bound[f.stream] == nil { bound[f.stream] = initial }
+        if f.type == 8 && f.payload.count == 4 {
+            let v = (Int(f.payload[0]) & 0x7F) << 24 | Int(f.payload[1]) << 16 | Int(f.payload[2]) << 8 | Int(f.payload[3])
+            if bound[f.stream] != nil { bound[f.stream]! += v }
+        }
+    }
+    var sent: [UInt32: Int] = [:]
+    for f in refSplitFrames(w) where f.type == 0 {
+        if f.payload.count > maxFrame { oracleFailure("DATA frame of \(f.payload.count) over the client's \(maxFrame)", all) }
+        sent[f.stream, default: 0] += f.payload.count
+        sent[0, default: 0] += f.payload.count
+    }
+    for (s, n) in sent {
+        guard let allowed = bound[s] else { oracleFailure("DATA on stream \(s) the client never opened", all) }
+        if n > allowed { oracleFailure("stream \(s): \(n) DATA bytes sent, the client allowed at most \(allowed)", all) }
     }
 }
 
