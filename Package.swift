@@ -54,6 +54,8 @@ let package = Package(
         .target(name: "FulcrumCore", dependencies: ["CFulcrumShim"], path: "Sources/FulcrumCore", swiftSettings: strict),
         .target(name: "FulcrumEventLoop", dependencies: ["CFulcrumShim", "FulcrumCore"], path: "Sources/FulcrumEventLoop", swiftSettings: dataPlane),
         .target(name: "FulcrumHTTP", dependencies: ["FulcrumCore"], path: "Sources/FulcrumHTTP", swiftSettings: dataPlane),
+        // HTTP/2 (RFC 9113, RFC 7541) as pure state machines: frames, HPACK, flow control, streams, connection.
+        .target(name: "FulcrumHTTP2", path: "Sources/FulcrumHTTP2", swiftSettings: dataPlane),
         .target(name: "FulcrumRegistry", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumSDK"], path: "Sources/FulcrumRegistry", swiftSettings: strict),
         .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: strict),
         // Routes and the configuration file (pure: request facts in, route out).
@@ -74,6 +76,7 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "FulcrumHTTPTests", dependencies: ["FulcrumHTTP"], path: "Tests/FulcrumHTTPTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumHTTP2Tests", dependencies: ["FulcrumHTTP2"], path: "Tests/FulcrumHTTP2Tests", swiftSettings: strict),
         .testTarget(name: "FulcrumProxyTests", dependencies: ["FulcrumProxy", "FulcrumHTTP", "FulcrumRouting", "FulcrumEventLoop"], path: "Tests/FulcrumProxyTests", swiftSettings: strict),
         .target(name: "FulcrumTestSupport", path: "Tests/FulcrumTestSupport", swiftSettings: strict),
         .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK", "FulcrumTestSupport"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),

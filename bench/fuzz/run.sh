@@ -19,7 +19,7 @@ B="${FUZZ_BUILD_DIR:-$root/.build/fuzz}"
 T="$here/targets"
 S="$root/Sources"
 
-TARGETS="http-request http-response chunked json admin-target state-file exchange config path"
+TARGETS="http-request http-response chunked json admin-target state-file exchange config path hpack h2-frame h2-connection"
 
 SWIFTC="${SWIFTC:-swiftc}"
 CLANG="${CLANG:-$(command -v clang || echo "$(dirname "$(command -v swiftc)")/clang")}"
@@ -110,11 +110,14 @@ link() {
 }
 
 build() {
-  local http=("$S"/FulcrumHTTP/*.swift)
+  local http=("$S"/FulcrumHTTP/*.swift) h2=("$S"/FulcrumHTTP2/*.swift)
   case "$1" in
     http-request)  link "$1" -- "$T/Support.swift" "$T/HeadChecks.swift" "$T/HTTPRequest.swift" "${http[@]}" ;;
     http-response) link "$1" -- "$T/Support.swift" "$T/HeadChecks.swift" "$T/HTTPResponse.swift" "${http[@]}" ;;
     chunked)       link "$1" -- "$T/Support.swift" "$T/HeadChecks.swift" "$T/ChunkedGrammar.swift" "$T/Chunked.swift" "${http[@]}" ;;
+    hpack)         link "$1" -- "$T/Support.swift" "$T/H2Reference.swift" "$T/HPACKDecode.swift" "${h2[@]}" ;;
+    h2-frame)      link "$1" -- "$T/Support.swift" "$T/H2FrameDecode.swift" "${h2[@]}" ;;
+    h2-connection) link "$1" -- "$T/Support.swift" "$T/H2Reference.swift" "$T/H2ConnectionFuzz.swift" "${h2[@]}" "${http[@]}" ;;
     json)          link "$1" -- "$T/Support.swift" "$T/JSONRoundTrip.swift" "$root/SDK/FulcrumSDK/JSON.swift" ;;
     admin-target)
       # The pure AdminTarget.swift (admin branch) when it is here; otherwise
