@@ -115,6 +115,7 @@ class Conn:
         self.host, self.port, self.tls, self.timeout = host, port, tls, timeout
         self.verbose, self.auto_window = verbose, auto_window
         self.closed = False
+        self.send_blocked = False
         self.server_settings = {}
         self.encoder = hpack.Encoder()
         self.buf = bytearray()
@@ -136,10 +137,16 @@ class Conn:
 
     # ---- writing -------------------------------------------------------------------
     def send(self, data):
-        """Write bytes; a peer that already closed is seen by the next read, not here."""
+        """Write bytes; a peer that already closed is seen by the next read, not here.
+        A write that cannot finish within the timeout (the peer stopped reading) sets
+        `send_blocked` and returns False."""
         try:
+            self.sock.settimeout(self.timeout)
             self.sock.sendall(data)
             return True
+        except (socket.timeout, TimeoutError):
+            self.send_blocked = True
+            return False
         except (OSError, ssl.SSLError):
             return False
 

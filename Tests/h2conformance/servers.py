@@ -34,6 +34,11 @@ error_log {d}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
     access_log off;
+    # Same 10 s bounds as HAProxy's `timeout client`, so stalls are compared fairly.
+    send_timeout 10s;
+    client_body_timeout 10s;
+    client_header_timeout 10s;
+    keepalive_timeout 10s;
     client_body_temp_path {d}/body;
     proxy_temp_path {d}/proxy;
     fastcgi_temp_path {d}/fastcgi;
@@ -199,7 +204,7 @@ def main():
     p.add_argument("--only", choices=["nginx", "haproxy"])
     p.add_argument("--suite", choices=["h2spec", "abuse"], action="append")
     p.add_argument("--timeout", type=float, default=1.0)
-    p.add_argument("--stall-timeout", type=float, default=15.0)
+    p.add_argument("--stall-timeout", type=float, default=25.0)
     p.add_argument("--suite-timeout", type=float, default=240.0)
     p.add_argument("--section", action="append", default=[])
     p.add_argument("--out", help="keep each run's full output in this directory")
@@ -211,6 +216,10 @@ def main():
         if shutil.which(tool) is None:
             print("servers.py: %s not installed" % tool, file=sys.stderr)
             return 2
+    # SIGTERM/SIGINT unwind through `finally`, so the servers are always stopped.
+    def _terminate(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, _terminate)
     d = tempfile.mkdtemp(prefix="h2conf-")
     procs = {}
     failed = False
