@@ -85,7 +85,8 @@ def h6_3_2(ctx, conn):
 
 
 @case("http2", "6.3", 3,
-      "Sends a PRIORITY frame for an idle stream, then send a HEADER frame for a lower stream ID")
+      "Sends a PRIORITY frame for an idle stream, then send a HEADER frame for a lower stream ID",
+      optional=True)
 def h6_3_3(ctx, conn):
     conn.priority(3, 0, 255)
     conn.request(1, path=ctx.path)

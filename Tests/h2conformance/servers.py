@@ -2,10 +2,12 @@
 """Validate the suites against real HTTP/2 servers: nginx and HAProxy, h2c and h2/TLS.
 
   python3 Tests/h2conformance/servers.py [--only nginx|haproxy] [--suite h2spec|abuse]
-      [--timeout 1] [--section S] [--out DIR]
+      [--timeout 1] [--stall-timeout 25] [--path /proxy] [--section S] [--out DIR]
+      [--serve SECONDS]
 
 Starts, on free 127.0.0.1 ports, one nginx (h2c listener, TLS+ALPN h2 listener, and an
-HTTP/1.1 `return 200` backend) and one HAProxy (h2c `proto h2` and TLS `alpn h2`
+HTTP/1.1 `return 200` backend; /proxy on the h2 listeners proxies to that backend) and
+one HAProxy (h2c `proto h2` and TLS `alpn h2`
 frontends proxying to that nginx backend), runs h2spec.py and abuse.py against each of
 the four endpoints, prints a pass/total table per section, and stops both servers by PID.
 Every step is bounded in time; the servers are killed even when a suite fails.
@@ -50,6 +52,9 @@ http {{
         ssl_certificate {d}/cert.pem;
         ssl_certificate_key {d}/key.pem;
         location / {{ return 200 "{body}"; }}
+        # Proxied like HAProxy's frontends (and Fulcrum): the request body is read
+        # before the backend answers, so body rules are checked, not pre-empted.
+        location /proxy {{ proxy_pass http://127.0.0.1:{backend}; }}
     }}
     server {{
         listen 127.0.0.1:{backend};
@@ -157,7 +162,7 @@ LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+?)/(\S+) (\d+): (.*)$")
 
 def run_suite(script, prefix, port, tls, args):
     cmd = [sys.executable, os.path.join(HERE, script), "--port", str(port),
-           "--timeout", str(args.timeout)]
+           "--timeout", str(args.timeout), "--path", args.path]
     if tls:
         cmd.append("--tls")
     for s in args.section:
@@ -204,6 +209,9 @@ def main():
     p.add_argument("--only", choices=["nginx", "haproxy"])
     p.add_argument("--suite", choices=["h2spec", "abuse"], action="append")
     p.add_argument("--timeout", type=float, default=1.0)
+    p.add_argument("--path", default="/proxy",
+                   help="/proxy: nginx proxies to the backend (reads the body first), like "
+                        "HAProxy; /: nginx answers at once with `return 200`")
     p.add_argument("--stall-timeout", type=float, default=25.0)
     p.add_argument("--suite-timeout", type=float, default=240.0)
     p.add_argument("--section", action="append", default=[])
