@@ -107,7 +107,9 @@ def _ack_flood(ctx, conn, unit):
     # No frame budget here: the client keeps writing until the server stops reading
     # (back-pressure), closes, or the byte/time budget is spent.
     flood(conn, out, unit, 1, ctx.max_bytes, float("inf"), ctx.flood_seconds, read=False)
-    settle(conn, out, ctx.stall_timeout if out.blocked else ctx.timeout)
+    # The client never read, so it cannot tell a server still working through the backlog
+    # from one that gave up reading: give it the stall bound either way.
+    settle(conn, out, ctx.stall_timeout)
     return verdict(ctx, out)
 
 
