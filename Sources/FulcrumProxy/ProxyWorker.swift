@@ -133,8 +133,10 @@ public final class ProxyWorker: @unchecked Sendable {
         c.endInFlight()
         c.releaseBuffers()
         loop.close(c, reset: reset)
+        // An HTTP/2 stream's internal connection is neither accepted nor open as far as clients go.
+        guard !c.viaH2 else { return }
         openClients.add(-1, ordering: .relaxed)
-        if !c.viaH2 { metrics.add(.connectionsClosed) }
+        metrics.add(.connectionsClosed)
         if draining && openClients.load(ordering: .relaxed) == 0 { finishDrain() }
     }
 

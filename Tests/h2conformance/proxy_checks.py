@@ -4,7 +4,7 @@
 Protocol with the caller (FulcrumIntegrationTests/H2ProxyTests.swift):
   1. this script starts its backend on a free port and prints `backend listening on PORT`;
   2. the caller starts fulcrum with `-backend http://127.0.0.1:PORT` and writes its proxy
-     port as one line on stdin;
+     port into the file named by `--port-file` (or as one line on stdin without it);
   3. one line per check `PASS|FAIL <name>: <why>`, last line `proxycheck: N passed, M failed`.
 Exit 0 when nothing failed, 2 when the h2 package is missing. Every wait is bounded.
 """
@@ -227,7 +227,16 @@ def main():
     ls.bind(("127.0.0.1", 0)); ls.listen(64)
     threading.Thread(target=serve, args=(ls,), daemon=True).start()
     print("backend listening on %d" % ls.getsockname()[1], flush=True)
-    line = sys.stdin.readline()
+    if "--port-file" in sys.argv:
+        path = sys.argv[sys.argv.index("--port-file") + 1]
+        deadline, line = time.time() + 60, ""
+        while time.time() < deadline and not line.strip():
+            try:
+                line = open(path).read()
+            except OSError:
+                time.sleep(0.05)
+    else:
+        line = sys.stdin.readline()
     if not line.strip():
         print("no proxy port on stdin"); sys.exit(2)
     try:

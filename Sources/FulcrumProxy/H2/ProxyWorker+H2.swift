@@ -7,8 +7,8 @@ import Glibc
 extension ProxyWorker {
     /// An HTTP/2 stream's internal HTTP/1.1 connection: an ordinary
     /// `ClientConnection` on one end of a socketpair, with the real client's
-    /// address (X-Forwarded-For, hashing by IP) and scheme. It counts as an
-    /// open client (the drain waits for it) but not as an accepted connection.
+    /// address (X-Forwarded-For, hashing by IP) and scheme. It is not counted
+    /// as a client connection: its HTTP/2 connection is (and the drain waits for that).
     func adoptStream(fd: Int32, peer: SocketAddress, https: Bool) -> Bool {
         let c = ClientConnection(worker: self, peer: peer)
         c.https = https
@@ -17,7 +17,6 @@ extension ProxyWorker {
             _ = Glibc.close(fd)
             return false
         }
-        openClients.add(1, ordering: .relaxed)
         c.lastActivity = loop.now
         headerQueue.arm(c, now: loop.now)
         return true
