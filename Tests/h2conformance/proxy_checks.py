@@ -72,6 +72,10 @@ def backend_conn(c):
                     with lock: received[path] = (len(body), False)
             with lock: received[path] = (len(body), complete)
             if not complete: return
+            if path.startswith("/trailers"):
+                c.sendall(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-checksum\r\n\r\n"
+                          b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-checksum: abc123\r\nX-Done:  yes \r\n\r\n")
+                continue
             if path.startswith("/big"):
                 out = b"x" * BIG
             elif path.startswith("/echo"):
@@ -103,6 +107,7 @@ class Client:
         self.c.increment_flow_control_window(1 << 30)
         self.bodies, self.ended, self.resets, self.status = {}, set(), {}, {}
         self.auto_ack = set()
+        self.trailers = {}
         self.flush()
 
     def flush(self):
@@ -144,6 +149,8 @@ class Client:
                     self.bodies[e.stream_id] = self.bodies.get(e.stream_id, b"") + e.data
                     if e.stream_id in self.auto_ack:
                         self.c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+                elif isinstance(e, h2.events.TrailersReceived):
+                    self.trailers[e.stream_id] = e.headers
                 elif isinstance(e, h2.events.StreamEnded):
                     self.ended.add(e.stream_id)
                 elif isinstance(e, h2.events.StreamReset):
@@ -172,6 +179,13 @@ def run(port):
     sid = cl.request("POST", "/echo", body=body, extra=[("content-length", str(len(body)))])
     cl.pump(15, until=lambda: sid in cl.ended)
     check("post-echo", cl.bodies.get(sid) == body, "%d of %d bytes echoed" % (len(cl.bodies.get(sid, b"")), len(body)))
+
+    # A chunked response with trailers: DATA de-chunked, the trailers a final HEADERS frame.
+    sid = cl.request("GET", "/trailers")
+    cl.pump(10, until=lambda: sid in cl.ended)
+    tr = cl.trailers.get(sid)
+    check("response-trailers", cl.bodies.get(sid) == b"hello world" and tr == [(b"x-checksum", b"abc123"), (b"x-done", b"yes")],
+          "body=%r trailers=%r" % (cl.bodies.get(sid), tr))
 
     # A stalled stream (its window never opened) does not block another.
     cl2 = Client(port, window=65535)

@@ -29,7 +29,9 @@ final class H2ClientConnection: EventHandler {
         self.peer = peer
         self.https = https
         var config = ConnectionConfig()
+        // The HTTP/1.1 limits, per stream and per connection.
         config.streamIdleTimeoutMs = worker.config.bodyTimeout
+        config.connectionIdleTimeoutMs = worker.config.idleTimeout
         conn = H2Connection(config: config, now: worker.loop.now)
         rbuf = .allocate(byteCount: Self.rcap, alignment: 16)
     }

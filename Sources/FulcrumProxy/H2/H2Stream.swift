@@ -42,6 +42,8 @@ final class H2Stream: EventHandler {
     var bodyDone = false
     /// De-framed response body waiting for the client's window.
     var payload: [UInt8] = []
+    /// A chunked response keeps its last raw bytes for the trailers.
+    var trailers: ChunkedTrailers?
     var finished = false
 
     init(owner: H2ClientConnection, id: UInt32, head: RequestHead) {
@@ -190,6 +192,7 @@ final class H2Stream: EventHandler {
             if status >= 200 {
                 headDone = true
                 tracker.reset(framing)
+                if framing == .chunked { trailers = ChunkedTrailers() }
                 bodyDone = tracker.isComplete
             }
             let sent = owner.withConn { c, a in c.sendHead(stream: id, status: status, fields: fields, endStream: status >= 200 && bodyDone, into: &a) }
@@ -203,12 +206,17 @@ final class H2Stream: EventHandler {
     func pumpResponse() {
         while !finished {
             if !payload.isEmpty || bodyDone {
-                let end = bodyDone
-                let taken = owner.withConn { c, a in payload.withUnsafeBytes { c.sendData(stream: id, $0, endStream: end, into: &a) } }
-                guard let n = taken else { return finish() }
-                payload.removeFirst(n)
-                if !payload.isEmpty { return updateInterest() }  // until `clientWindowOpened`
-                if end { return finish() }
+                let fields = bodyDone ? trailers?.fields() : nil
+                let withTrailers = (fields?.count ?? 0) > 0
+                let end = bodyDone && !withTrailers
+                if !payload.isEmpty || end {
+                    let taken = owner.withConn { c, a in payload.withUnsafeBytes { c.sendData(stream: id, $0, endStream: end, into: &a) } }
+                    guard let n = taken else { return finish() }
+                    payload.removeFirst(n)
+                    if !payload.isEmpty { return updateInterest() }  // until `clientWindowOpened`
+                }
+                if withTrailers { _ = owner.withConn { c, a in c.sendTrailers(stream: id, fields: fields!, into: &a) } }
+                if bodyDone { return finish() }
             }
             guard let buf = inBuf, !buf.isEmpty else { break }
             let fresh = buf.readable
@@ -216,8 +224,13 @@ final class H2Stream: EventHandler {
                 payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: fresh[off..<(off + count)]))
             }
             switch progress {
-            case .more: inBuf!.consume(fresh.count)
-            case .complete(let n): inBuf!.consume(n); bodyDone = true
+            case .more:
+                trailers?.saw(fresh)
+                inBuf!.consume(fresh.count)
+            case .complete(let n):
+                trailers?.saw(UnsafeRawBufferPointer(rebasing: fresh[0..<n]))
+                inBuf!.consume(n)
+                bodyDone = true
             case .invalid: return fail()
             }
         }
