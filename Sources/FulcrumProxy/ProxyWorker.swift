@@ -181,8 +181,9 @@ public final class ProxyWorker: @unchecked Sendable {
         }
         pools.closeAll()
         var idle: [ClientConnection] = []
-        idleQueue.forEach { if let c = $0 as? ClientConnection { idle.append(c) } }
-        headerQueue.forEach { if let c = $0 as? ClientConnection, c.inBuf?.isEmpty ?? true { idle.append(c) } }
+        // An HTTP/2 stream's internal connection ends with its stream, not here.
+        idleQueue.forEach { if let c = $0 as? ClientConnection, !c.viaH2 { idle.append(c) } }
+        headerQueue.forEach { if let c = $0 as? ClientConnection, !c.viaH2, c.inBuf?.isEmpty ?? true { idle.append(c) } }
         for c in idle { closeClient(c) }
         for h in Array(h2Connections.values) { h.beginShutdown() }
         if openClients.load(ordering: .relaxed) == 0 { finishDrain() }

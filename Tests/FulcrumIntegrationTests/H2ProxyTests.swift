@@ -134,7 +134,7 @@ final class H2ProxyTests: XCTestCase {
         let (proxy, tlsPort) = try startTLSProxy(f, backend: backend.url)
         defer { proxy.stop() }
         for (label, extra) in [("h2c", ["--port", String(proxy.port)]), ("tls", ["--port", String(tlsPort), "--tls"])] {
-            let (status, out) = runTool("python3", [Self.conformanceDir + "/h2spec.py", "--host", "127.0.0.1", "--timeout", "2", "--jobs", "4"] + extra,
+            let (status, out) = runTool("python3", [Self.conformanceDir + "/h2spec.py", "--host", "127.0.0.1", "--timeout", "3", "--jobs", "4"] + extra,
                                         timeout: 120)
             let summary = out.split(separator: "\n").last.map(String.init) ?? ""
             let failing = out.split(separator: "\n").filter { $0.hasPrefix("FAIL") }

@@ -64,6 +64,9 @@ final class H2Stream: EventHandler {
             Log.error("HTTP/2 stream: socketpair failed: \(String(cString: strerror(errno)))")
             return nil
         }
+        // Small kernel buffers: back-pressure reaches the backend after ~64 KiB, not a few hundred.
+        var size: Int32 = 64 * 1024
+        for fd in fds { _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         let s = H2Stream(owner: owner, id: id, head: head)
         let worker = owner.worker
         guard worker.loop.register(s, fd: fds[0], events: EventMask.readable | EventMask.writable) else {
