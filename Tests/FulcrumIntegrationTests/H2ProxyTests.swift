@@ -77,7 +77,8 @@ final class H2ProxyTests: XCTestCase {
     }
 
     /// Python `h2` through the proxy to a recording backend: multiplexing, a
-    /// body echoed, response trailers as a final HEADERS frame, a stalled stream that does not block another (and resumes),
+    /// body echoed, response trailers as a final HEADERS frame, a cancelled
+    /// stream closing its backend connection, a stalled stream that does not block another (and resumes),
     /// a connection-specific header reset, content-length mismatches that never
     /// reach the backend complete, and the connection surviving those.
     func testPythonH2StreamsFlowControlAndBadRequests() throws {
@@ -93,7 +94,7 @@ final class H2ProxyTests: XCTestCase {
         defer { proxy.stop() }
         try "\(proxy.port)\n".write(toFile: dir + "/port", atomically: true, encoding: .utf8)
         let summary = try script.waitForLine("^proxycheck: ", seconds: 60)
-        XCTAssertEqual(summary, "proxycheck: 9 passed, 0 failed", script.output.joined(separator: "\n"))
+        XCTAssertEqual(summary, "proxycheck: 10 passed, 0 failed", script.output.joined(separator: "\n"))
     }
 
     /// SIGTERM: the HTTP/2 connection gets GOAWAY, the stream in flight finishes, the process exits.

@@ -76,13 +76,19 @@ def backend_conn(c):
                 c.sendall(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-checksum\r\n\r\n"
                           b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-checksum: abc123\r\nX-Done:  yes \r\n\r\n")
                 continue
-            if path.startswith("/big"):
+            if path.startswith("/big-cancel"):
+                out = b"x" * (32 * BIG)  # more than every socket buffer on the way holds
+            elif path.startswith("/big"):
                 out = b"x" * BIG
             elif path.startswith("/echo"):
                 out = body
             else:
                 out = ("ok " + path).encode()
-            c.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\nx-test: 1\r\n\r\n" % len(out) + out)
+            try:
+                c.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\nx-test: 1\r\n\r\n" % len(out) + out)
+            except OSError:
+                with lock: received[path + "#send"] = "aborted"
+                raise
     except (OSError, ValueError):
         return
     finally:
@@ -201,6 +207,21 @@ def run(port):
     cl2.c.acknowledge_received_data(stalled, big); cl2.flush()
     cl2.pump(20, until=lambda: big in cl2.ended)
     check("stalled-stream-resumes", len(cl2.bodies.get(big, b"")) == BIG, "%d of %d bytes" % (len(cl2.bodies.get(big, b"")), BIG))
+
+    # The client cancels a stream mid-response: its backend connection is closed (the backend's
+    # write fails), never pooled, and the connection goes on serving.
+    cl5 = Client(port)
+    sid = cl5.request("GET", "/big-cancel")
+    cl5.auto_ack.discard(sid)
+    cl5.pump(5, until=lambda: len(cl5.bodies.get(sid, b"")) > 0)
+    cl5.c.reset_stream(sid, 8); cl5.flush()
+    deadline = time.time() + 15
+    while time.time() < deadline and received.get("/big-cancel#send") != "aborted":
+        cl5.pump(0.1)
+    after = cl5.request("GET", "/after-cancel")
+    cl5.pump(5, until=lambda: after in cl5.ended)
+    check("cancel-closes-backend", received.get("/big-cancel#send") == "aborted" and cl5.bodies.get(after) == b"ok /after-cancel",
+          "backend write=%s, next stream=%r" % (received.get("/big-cancel#send"), cl5.bodies.get(after)))
 
     # Connection-specific header: RST_STREAM, never forwarded.
     cl3 = Client(port, validate=False)
