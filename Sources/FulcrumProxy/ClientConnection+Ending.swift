@@ -111,7 +111,7 @@ extension ClientConnection {
             logMethod.withUnsafeBytes { m in
                 logTarget.withUnsafeBytes { t in
                     log.append(client: clientIP, method: m, target: t, status: status, backend: backend?.address ?? "",
-                               durationMicros: micros)
+                               durationMicros: micros, http2: viaH2)
                 }
             }
         }
