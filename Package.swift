@@ -20,9 +20,12 @@ let plugins: [(product: String, folder: String)] = [
     ("FulcrumMaglev", "Maglev"),
     ("FulcrumHTTPProbe", "HTTPProbe"),
     ("FulcrumTCPProbe", "TCPProbe"),
+    ("FulcrumIPFilter", "IPFilter"),
+    ("FulcrumRateLimit", "RateLimit"),
+    ("FulcrumRequestID", "RequestID"),
 ]
 
-/// Export nothing but `fulcrum_plugin_entry` from a plugin.
+/// Export nothing but the entry points (`fulcrum_plugin_*`) from a plugin.
 let pluginLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(["-Xlinker", "--version-script=\(root)/SDK/fulcrum-plugin.exports"])
 ]
