@@ -68,6 +68,7 @@ let package = Package(
         .executableTarget(name: "fulcrum-backend", dependencies: ["FulcrumDemoBackend"], path: "Sources/fulcrum-backend", swiftSettings: strict),
 
         // Benchmarks (run by hand; see bench/README.md).
+        .executableTarget(name: "fulcrum-filter-bench", dependencies: ["FulcrumCore", "FulcrumPluginHost"], path: "bench/FilterBench", swiftSettings: strict),
         .executableTarget(name: "fulcrum-pick-bench", dependencies: ["FulcrumPluginHost", "FulcrumRegistry"], path: "bench/PickBench", swiftSettings: strict),
 
         // Tests.
