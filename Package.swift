@@ -20,9 +20,12 @@ let plugins: [(product: String, folder: String)] = [
     ("FulcrumMaglev", "Maglev"),
     ("FulcrumHTTPProbe", "HTTPProbe"),
     ("FulcrumTCPProbe", "TCPProbe"),
+    ("FulcrumIPFilter", "IPFilter"),
+    ("FulcrumRateLimit", "RateLimit"),
+    ("FulcrumRequestID", "RequestID"),
 ]
 
-/// Export nothing but `fulcrum_plugin_entry` from a plugin.
+/// Export nothing but the entry points (`fulcrum_plugin_*`) from a plugin.
 let pluginLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(["-Xlinker", "--version-script=\(root)/SDK/fulcrum-plugin.exports"])
 ]
@@ -72,6 +75,7 @@ let package = Package(
 
         // Benchmarks (run by hand; see bench/README.md).
         .executableTarget(name: "fulcrum-route-bench", dependencies: ["FulcrumRouting", "FulcrumSDK"], path: "bench/RouteBench", swiftSettings: strict),
+        .executableTarget(name: "fulcrum-filter-bench", dependencies: ["FulcrumCore", "FulcrumPluginHost"], path: "bench/FilterBench", swiftSettings: strict),
         .executableTarget(name: "fulcrum-pick-bench", dependencies: ["FulcrumPluginHost", "FulcrumRegistry"], path: "bench/PickBench", swiftSettings: strict),
 
         // Tests.

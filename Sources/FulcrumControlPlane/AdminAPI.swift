@@ -345,6 +345,7 @@ public final class AdminAPI: Sendable {
             ("version", .string(lib.version)),
             ("strategies", .array(lib.strategies.map { .string($0.name) })),
             ("probes", .array(lib.probes.map { .string($0.name) })),
+            ("filters", .array(lib.filters.map { .string($0.name) })),
             ("abi", .integer(Int(lib.abi))),
         ])
     }
