@@ -1,5 +1,6 @@
 import FulcrumEventLoop
 import FulcrumHTTP
+import FulcrumPluginHost
 import FulcrumRouting
 
 /// Builds the heads the proxy forwards (CONTRACT §4): hop-by-hop fields
@@ -17,7 +18,7 @@ enum HeadRewriter {
     /// header fields (`request_headers`; never framing or hop-by-hop ones,
     /// which validation refused).
     static func writeRequest(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, clientIP: String, https: Bool = false,
-                             target: UnsafeRawBufferPointer? = nil, rules: CompiledHeaderRules? = nil,
+                             target: UnsafeRawBufferPointer? = nil, rules: CompiledHeaderRules? = nil, edits: FilterRun? = nil,
                              into out: inout ByteBuffer, facts: inout RequestFacts) -> Bool {
         let base = head.baseAddress!
         let origin = out.writeIndex
@@ -34,6 +35,9 @@ enum HeadRewriter {
             facts.targetRange = Int(parsed.targetStart)..<Int(parsed.targetEnd)
         }
         let dropping = rules.map { !$0.drop.isEmpty } ?? false
+        // Filters' set/remove (names already checked: never framing, hop-by-hop or Host).
+        let filterEdits = edits?.requestEdits
+        let editing = !(filterEdits?.isEmpty ?? true)
         let upgrading = parsed.isUpgradeRequest
         // The host every hop sees: the authority of an absolute-form target wins.
         var host: (Int, Int)?
@@ -67,12 +71,16 @@ enum HeadRewriter {
             default:
                 if parsed.isHopByHop(i, in: head) { continue }
                 if dropping && rules!.drops(base + Int(f.nameStart), Int(f.nameEnd - f.nameStart)) { continue }
+                if editing && filterEdits!.touches(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.nameEnd - f.nameStart))) {
+                    continue
+                }
             }
             ok = ok && out.append(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.lineEnd - f.nameStart)))
         }
         if ok, let rules, !rules.append.isEmpty {
             ok = rules.append.withUnsafeBytes { out.append($0) }
         }
+        if editing { filterEdits!.forEachSet { n, v in ok = ok && out.append(n) && out.append(": ") && out.append(v) && out.append("\r\n") } }
         if upgrading {
             ok = ok && out.append("Connection: upgrade\r\n")
         } else if parsed.version == .http10 && parsed.wantsKeepAlive {
@@ -102,8 +110,10 @@ enum HeadRewriter {
 
     /// The response head for the client (appended after anything already in `out`).
     static func writeResponse(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, _ options: ResponseOptions,
-                              rules: CompiledHeaderRules? = nil, into out: inout ByteBuffer) -> Bool {
+                              rules: CompiledHeaderRules? = nil, edits: FilterRun? = nil, into out: inout ByteBuffer) -> Bool {
         let dropping = rules.map { !$0.drop.isEmpty } ?? false
+        let filterEdits = edits?.responseEdits
+        let editing = !(filterEdits?.isEmpty ?? true)
         let base = head.baseAddress!
         let mark = out.writeIndex
         var ok = out.append(UnsafeRawBufferPointer(start: base, count: Int(parsed.startLineEnd)))
@@ -122,12 +132,16 @@ enum HeadRewriter {
             default:
                 if parsed.isHopByHop(i, in: head) { continue }
                 if dropping && rules!.drops(base + Int(f.nameStart), Int(f.nameEnd - f.nameStart)) { continue }
+                if editing && filterEdits!.touches(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.nameEnd - f.nameStart))) {
+                    continue
+                }
             }
             ok = ok && out.append(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.lineEnd - f.nameStart)))
         }
         if ok, let rules, !rules.append.isEmpty {
             ok = rules.append.withUnsafeBytes { out.append($0) }
         }
+        if editing { filterEdits!.forEachSet { n, v in ok = ok && out.append(n) && out.append(": ") && out.append(v) && out.append("\r\n") } }
         if switching {
             ok = ok && out.append("Connection: upgrade\r\n")
         } else if options.close {

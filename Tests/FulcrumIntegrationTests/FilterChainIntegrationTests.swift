@@ -1,0 +1,97 @@
+import Foundation
+import XCTest
+
+/// CONTRACT §11 black-box: filter chains on the request path of the real
+/// binary, with a C filter compiled by the test (`t-filter`) and a real backend.
+final class FilterChainIntegrationTests: XCTestCase {
+    var servers: [BackendServer] = []
+    var fulcrum: FulcrumServer?
+
+    override func tearDown() {
+        fulcrum?.stop()
+        for s in servers { s.kill() }
+    }
+
+    func start(_ config: (BackendServer) -> String, workers: Int = 2) throws -> (FulcrumServer, ConfigFileFixture) {
+        let b = try BackendServer(name: "b")
+        servers.append(b)
+        let file = try ConfigFileFixture(config(b))
+        let f = try FulcrumServer(["-config", file.path, "-plugins", try TestFilterPlugin.directory(), "-workers", "\(workers)"])
+        fulcrum = f
+        return (f, file)
+    }
+
+    static func tagged(_ tag: String, _ extra: String = "") -> String {
+        #"{"name": "t-filter", "config": {"tag": "\#(tag)"\#(extra)}}"#
+    }
+
+    func testTopLevelFiltersRunBeforeTheRoutesOwnInOrderAndResponseHooksInReverse() throws {
+        let (f, _) = try start { b in
+            """
+            {"pools": {"p": {"backends": ["\(b.url)"]}}, "default_pool": "p",
+             "filters": [\(Self.tagged("A")), \(Self.tagged("B"))],
+             "routes": [{"path_prefix": "/headers", "pool": "p", "filters": [\(Self.tagged("C")), \(Self.tagged("D"))]},
+                        {"path_prefix": "/plain", "pool": "p"}]}
+            """
+        }
+        let r = try f.get("/headers")
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.header("X-Backend"), "b")
+        // The backend received the head the chain edited, in chain order.
+        XCTAssertTrue(r.text.contains("X-Chain: ABCD\r\n"), r.text)
+        XCTAssertEqual(r.headers("X-Chain"), [], "a request header is not a response header")
+        XCTAssertEqual(r.header("X-Resp-Order"), "DCBA")
+        // A route without its own filters still gets the top-level ones.
+        let plain = try f.get("/plain")
+        XCTAssertEqual(plain.header("X-Resp-Order"), "BA")
+        // So does an unmatched request that default_pool catches.
+        let unmatched = try f.get("/elsewhere")
+        XCTAssertEqual(unmatched.status, 200)
+        XCTAssertEqual(unmatched.header("X-Resp-Order"), "BA")
+    }
+
+    func testARespondingFilterStopsTheChainButEarlierResponseHooksRun() throws {
+        let (f, _) = try start { b in
+            """
+            {"pools": {"p": {"backends": ["\(b.url)"]}},
+             "routes": [{"pool": "p", "filters": [\(Self.tagged("A")), \(Self.tagged("R", #", "respond": 1"#)), \(Self.tagged("Z"))]}]}
+            """
+        }
+        for _ in 0..<3 {
+            let r = try f.get("/headers")
+            XCTAssertEqual(r.status, 418)
+            XCTAssertNil(r.header("X-Backend"), "no backend saw the request")
+            XCTAssertEqual(r.text, "teapot")
+            XCTAssertEqual(r.header("X-Answered-By"), "R")
+            // Z never ran; R's and A's response hooks did, R first.
+            XCTAssertEqual(r.header("X-Resp-Order"), "RA")
+            // The filter's Content-Length was dropped: the proxy frames the answer.
+            XCTAssertEqual(r.headers("Content-Length"), ["6"])
+        }
+        // Keep-alive holds across local answers (a bodyless GET).
+        let c = try TestHTTPConnection(port: f.port)
+        XCTAssertEqual(try c.request("GET", "/").status, 418)
+        XCTAssertEqual(try c.request("GET", "/").status, 418)
+    }
+
+    func testAFilterCannotSetFramingOrHopByHopHeaders() throws {
+        let (f, _) = try start { b in
+            """
+            {"pools": {"p": {"backends": ["\(b.url)"]}},
+             "routes": [{"pool": "p", "filters": [\(Self.tagged("F", #", "framing": 1"#))]}]}
+            """
+        }
+        let body = Array("hello".utf8)
+        let r = try TestHTTPConnection(port: f.port).request("POST", "/headers", body: body, closing: true)
+        XCTAssertEqual(r.status, 200)
+        // Every call failed with FULCRUM_FILTER_ERR_REFUSED (-1)...
+        XCTAssertTrue(r.text.contains("X-Codes: -1,-1,-1,-1\r\n"), r.text)
+        // ...and the request reached the backend with its own framing, unchanged.
+        XCTAssertTrue(r.text.contains("Content-Length: 5\r\n"), r.text)
+        XCTAssertFalse(r.text.lowercased().contains("transfer-encoding"), r.text)
+        XCTAssertFalse(r.text.contains("Content-Length: 0"), r.text)
+        XCTAssertFalse(r.text.lowercased().contains("connection: close"), r.text)
+        let echo = try TestHTTPConnection(port: f.port).request("POST", "/echo", body: body, closing: true)
+        XCTAssertEqual(echo.text, "hello")
+    }
+}
