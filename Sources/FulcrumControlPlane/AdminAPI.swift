@@ -374,7 +374,7 @@ public final class AdminAPI: Sendable {
         do throws(PluginLoadError) {
             // The resolved path: a link swapped after the check changes nothing.
             let (library, _) = try catalog.load(file: file, strict: true)
-            Log.info("loaded plugin \(library.name) \(library.version) from \(path): strategies \(library.strategies.map(\.name)), probes \(library.probes.map(\.name))")
+            Log.info("loaded plugin \(library.name) \(library.version) from \(path): strategies \(library.strategies.map(\.name)), probes \(library.probes.map(\.name)), filters \(library.filters.map(\.name))")
             return Self.success(Self.describe(library))
         } catch {
             Log.warn("refused plugin: \(error)")
