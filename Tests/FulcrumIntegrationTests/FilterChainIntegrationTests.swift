@@ -12,11 +12,11 @@ final class FilterChainIntegrationTests: XCTestCase {
         for s in servers { s.kill() }
     }
 
-    func start(_ config: (BackendServer) -> String, workers: Int = 2) throws -> (FulcrumServer, ConfigFileFixture) {
+    func start(_ config: (BackendServer) -> String, workers: Int = 2, extra: [String] = []) throws -> (FulcrumServer, ConfigFileFixture) {
         let b = try BackendServer(name: "b")
         servers.append(b)
         let file = try ConfigFileFixture(config(b))
-        let f = try FulcrumServer(["-config", file.path, "-plugins", try TestFilterPlugin.directory(), "-workers", "\(workers)"])
+        let f = try FulcrumServer(["-config", file.path, "-plugins", try TestFilterPlugin.directory(), "-workers", "\(workers)"] + extra)
         fulcrum = f
         return (f, file)
     }
@@ -93,5 +93,40 @@ final class FilterChainIntegrationTests: XCTestCase {
         XCTAssertFalse(r.text.lowercased().contains("connection: close"), r.text)
         let echo = try TestHTTPConnection(port: f.port).request("POST", "/echo", body: body, closing: true)
         XCTAssertEqual(echo.text, "hello")
+    }
+
+    func testCompletionHooksLearnStatusAndBytesAndProxyAnswersCarryResponseHeaders() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fulcrum-filter-log-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("access.log").path
+        let (f, _) = try start({ b in
+            """
+            {"pools": {"p": {"backends": ["\(b.url)"]}, "empty": {}},
+             "routes": [{"path_prefix": "/none/", "pool": "empty", "filters": [\(Self.tagged("E"))]},
+                        {"pool": "p", "filters": [\(Self.tagged("A"))]}]}
+            """
+        }, extra: ["-access-log", log])
+        let r = try TestHTTPConnection(port: f.port).request("POST", "/bytes/1000", body: Array("12345".utf8), closing: true)
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.body.count, 1000)
+        // The proxy's own 503 (no backend in the pool) still runs the response hooks.
+        let none = try f.get("/none/x")
+        XCTAssertEqual(none.status, 503)
+        XCTAssertEqual(none.header("X-Resp-Order"), "E")
+        XCTAssertEqual(none.json?["message"] as? String, "no available server")
+        var text = ""
+        eventually(5, "completion annotations in the access log") {
+            text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            return text.contains("t-done=200/") && text.contains("t-done=503/")
+        }
+        // Status, the request's head plus its 5 body bytes, the response's head plus 1000 bytes.
+        let line = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("t-done=200/") })
+        let numbers = try XCTUnwrap(line.split(separator: "=").last).split(separator: "/").compactMap { Int($0) }
+        XCTAssertEqual(numbers.count, 3, String(line))
+        XCTAssertGreaterThan(numbers[1], 5 + 30, String(line))
+        XCTAssertLessThan(numbers[1], 400, String(line))
+        XCTAssertGreaterThan(numbers[2], 1000 + 30, String(line))
+        XCTAssertLessThan(numbers[2], 1400, String(line))
     }
 }

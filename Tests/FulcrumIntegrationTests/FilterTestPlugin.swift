@@ -10,6 +10,7 @@ import FulcrumTestSupport
 /// - `"framing"`: tries to set Content-Length, Transfer-Encoding and
 ///   Connection and to remove Content-Length, and puts the return codes in
 ///   request header `X-Codes`.
+/// - at the end, annotates `t-done=STATUS/BYTES_IN/BYTES_OUT` (access log).
 /// - a config holding `"refuse"` is refused with the reason `told to refuse`.
 let cTestFilterSource = """
 #include <fulcrum_plugin.h>
@@ -70,8 +71,16 @@ static void on_response(void *i, const fulcrum_filter_response *r) {
     append_tag(c, r->head, "X-Resp-Order", c->tag);
 }
 
+/* Annotates `t-done` = status/bytes in/bytes out (the access log shows it). */
+static void on_complete(void *i, const fulcrum_filter_completion *done) {
+    cfg *c = i;
+    char text[96];
+    int n = snprintf(text, sizeof text, "%d/%llu/%llu", done->status, (unsigned long long)done->bytes_in, (unsigned long long)done->bytes_out);
+    c->fh->annotate(done->exchange, "t-done", 6, text, (size_t)n);
+}
+
 static const fulcrum_filter filters[] = {{
-    "t-filter", "integration-test filter", config_new, config_destroy, NULL, NULL, on_request, on_response, NULL,
+    "t-filter", "integration-test filter", config_new, config_destroy, NULL, NULL, on_request, on_response, on_complete,
 }};
 static const fulcrum_filter_list list = { FULCRUM_ABI_VERSION, FULCRUM_FILTER_REVISION, sizeof(fulcrum_filter), filters, 1 };
 static const fulcrum_plugin plugin = { FULCRUM_ABI_VERSION, "test-t-filter", "0.1", NULL, 0, NULL, 0 };
