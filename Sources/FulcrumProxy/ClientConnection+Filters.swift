@@ -12,14 +12,15 @@ import FulcrumPluginHost
 extension ClientConnection {
 
     /// Runs the request hooks after the route is chosen, before the pick.
-    /// 0: forward (to `pool`, which a filter may have changed; the edits
-    /// are applied when the forwarded head is written); otherwise the
-    /// status of a local answer (the filter's own when `filterAnswered`).
-    func runRequestFilters(_ filters: WorkerFilters, _ parsed: ParsedHead, _ head: UnsafeRawBufferPointer, headLength: Int) -> Int {
+    /// Status 0: forward (to `pool`, which a filter may have changed; the
+    /// edits are applied when the forwarded head is written); otherwise the
+    /// status of a local answer, `own` when it is a filter's (its headers
+    /// and body) rather than the proxy's 500 for a failed chain.
+    func runRequestFilters(_ filters: WorkerFilters, _ parsed: ParsedHead, _ head: UnsafeRawBufferPointer,
+                           headLength: Int) -> (status: Int, own: Bool) {
         let chosen = route.map { filters.chains[$0.index] } ?? filters.unmatched
-        guard let rc = chosen else { return 0 }
-        filterAnswered = false
-        guard !rc.broken else { return 500 }
+        guard let rc = chosen else { return (0, false) }
+        guard !rc.broken else { return (500, false) }
         let run = filters.runs.take()
         filterChain = rc
         filterRun = run
@@ -39,18 +40,17 @@ extension ClientConnection {
         }
         switch verdict {
         case .forward:
-            return 0
+            return (0, false)
         case .forwardToPool:
             let found = run.withChosenPool { name in worker.workerPools.first { $0.nameBytes.elementsEqual(name) } }
             guard let found else {
                 Log.warn("client \(clientIP): a filter chose pool \"\(run.withChosenPool { String(decoding: $0, as: UTF8.self) })\", which does not exist: 500")
-                return 500
+                return (500, false)
             }
             if found !== pool { pool = found }
-            return 0
+            return (0, false)
         case .respond(let status):
-            filterAnswered = true
-            return status
+            return (status, true)
         }
     }
 

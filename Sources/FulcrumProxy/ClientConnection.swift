@@ -239,7 +239,7 @@ final class ClientConnection: EventHandler {
         // Filters (CONTRACT §11): after the route and pool are chosen, before
         // the forwarded head is written (their edits go into it) and before
         // a backend is picked. 0: go on; else the status of a local answer.
-        var filterStatus = 0
+        var filterStatus = (status: 0, own: false)
         if let filters = worker.filters, step == .forward {
             filterStatus = runRequestFilters(filters, parsed, head, headLength: headLength)
         }
@@ -287,9 +287,10 @@ final class ClientConnection: EventHandler {
             perform(exchange.respondKeeping(404))
             return
         }
-        if filterStatus != 0 {
+        if filterStatus.status != 0 {
             // A filter answered (or the chain failed): no backend sees the request.
-            perform(exchange.respondKeeping(filterStatus))
+            filterAnswered = filterStatus.own
+            perform(exchange.respondKeeping(filterStatus.status))
             return
         }
         guard let picked = pickBackend() else {
