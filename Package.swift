@@ -58,7 +58,8 @@ let package = Package(
         .target(name: "FulcrumEventLoop", dependencies: ["CFulcrumShim", "FulcrumCore"], path: "Sources/FulcrumEventLoop", swiftSettings: dataPlane),
         .target(name: "FulcrumHTTP", dependencies: ["FulcrumCore"], path: "Sources/FulcrumHTTP", swiftSettings: dataPlane),
         .target(name: "FulcrumRegistry", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumSDK"], path: "Sources/FulcrumRegistry", swiftSettings: strict),
-        .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: strict),
+        // Filter chains and strategy instances run on the request path: same settings as the data plane.
+        .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: dataPlane),
         .target(name: "FulcrumProxy", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumRegistry"], path: "Sources/FulcrumProxy", swiftSettings: dataPlane),
         // A small etcd v3 client (JSON gateway over the project's HTTP/1.1 codec), for -registry.
         .target(name: "FulcrumEtcd", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumSDK"], path: "Sources/FulcrumEtcd", swiftSettings: strict),
@@ -81,6 +82,6 @@ let package = Package(
         .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
     ] + plugins.map {
         .target(name: $0.product, dependencies: ["FulcrumSDK"], path: "Plugins/\($0.folder)",
-                swiftSettings: strict, linkerSettings: pluginLinkerSettings)
+                swiftSettings: dataPlane, linkerSettings: pluginLinkerSettings)
     }
 )

@@ -17,7 +17,7 @@ final class RateLimit: FulcrumFilter {
 
     /// What every worker's instance of one configured entry shares.
     final class Buckets: @unchecked Sendable {
-        let map = FulcrumShardedLRUMap<UInt64>(capacity: RateLimit.maxKeys)
+        let map = FulcrumShardedLRUMap(capacity: RateLimit.maxKeys)
         let seedA: UInt64, seedB: UInt64
         init(seedA: UInt64, seedB: UInt64) { self.seedA = seedA; self.seedB = seedB }
     }

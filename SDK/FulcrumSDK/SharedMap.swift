@@ -10,7 +10,11 @@ import Synchronization
 /// rarely meet, and no lock spans the map. The bound is global and exact;
 /// the victim is the oldest shard tail by timestamp (`now`, e.g. the host's
 /// monotonic clock), so eviction is least-recently-used across the map.
-public final class FulcrumShardedLRUMap<Value>: @unchecked Sendable {
+public final class FulcrumShardedLRUMap: @unchecked Sendable {
+    /// One 64-bit word per key (a timestamp, a counter, an index into your
+    /// own table): not generic, so a plugin's calls need no run-time
+    /// generic metadata and the value is updated in place.
+    public typealias Value = UInt64
     public static var shardCount: Int { 64 }
     public let capacity: Int
     private let shards: [Shard]
@@ -78,7 +82,12 @@ public final class FulcrumShardedLRUMap<Value>: @unchecked Sendable {
 
     final class Shard: @unchecked Sendable {
         private let word = Atomic<UInt32>(0)
-        private var state = ShardState()
+        /// Behind a pointer: no run-time exclusivity bookkeeping per access.
+        private let state: UnsafeMutablePointer<ShardState> = {
+            let p = UnsafeMutablePointer<ShardState>.allocate(capacity: 1)
+            p.initialize(to: ShardState())
+            return p
+        }()
 
         /// A test-and-test-and-set lock that yields after a short spin: the
         /// critical sections are a hash probe and a few stores.
@@ -90,7 +99,7 @@ public final class FulcrumShardedLRUMap<Value>: @unchecked Sendable {
                 if spins >= 64 { sched_yield(); spins = 0 }
             }
             defer { word.store(0, ordering: .releasing) }
-            return body(&state)
+            return body(&state.pointee)
         }
         /// Last use of this shard's least recently used key (max when empty).
         let tailStamp = Atomic<UInt64>(.max)
