@@ -60,7 +60,8 @@ let package = Package(
         // HTTP/2 (RFC 9113, RFC 7541) as pure state machines: frames, HPACK, flow control, streams, connection.
         .target(name: "FulcrumHTTP2", path: "Sources/FulcrumHTTP2", swiftSettings: dataPlane),
         .target(name: "FulcrumRegistry", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumSDK"], path: "Sources/FulcrumRegistry", swiftSettings: strict),
-        .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: strict),
+        // Filter chains and strategy instances run on the request path: same settings as the data plane.
+        .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: dataPlane),
         // Routes and the configuration file (pure: request facts in, route out).
         .target(name: "FulcrumRouting", dependencies: ["FulcrumSDK"], path: "Sources/FulcrumRouting", swiftSettings: dataPlane),
         .target(name: "FulcrumProxy", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumRegistry", "FulcrumRouting"], path: "Sources/FulcrumProxy", swiftSettings: dataPlane),
@@ -90,6 +91,6 @@ let package = Package(
         .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
     ] + plugins.map {
         .target(name: $0.product, dependencies: ["FulcrumSDK"], path: "Plugins/\($0.folder)",
-                swiftSettings: strict, linkerSettings: pluginLinkerSettings)
+                swiftSettings: dataPlane, linkerSettings: pluginLinkerSettings)
     }
 )

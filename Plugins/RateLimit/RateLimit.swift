@@ -17,7 +17,7 @@ final class RateLimit: FulcrumFilter {
 
     /// What every worker's instance of one configured entry shares.
     final class Buckets: @unchecked Sendable {
-        let map = FulcrumShardedLRUMap<UInt64>(capacity: RateLimit.maxKeys)
+        let map = FulcrumShardedLRUMap(capacity: RateLimit.maxKeys)
         let seedA: UInt64, seedB: UInt64
         init(seedA: UInt64, seedB: UInt64) { self.seedA = seedA; self.seedB = seedB }
     }
@@ -73,7 +73,7 @@ final class RateLimit: FulcrumFilter {
     @inline(__always)
     func take(_ k0: UInt64, _ k1: UInt64, now: UInt64) -> UInt64 {
         let interval = interval, span = burstSpan
-        return buckets.map.withValue(k0, k1, now: now, make: { 0 }) { tat in
+        return buckets.map.withValue(k0, k1, now: now, initial: 0) { tat in
             let next = max(tat, now) &+ interval
             if next <= now &+ span {
                 tat = next

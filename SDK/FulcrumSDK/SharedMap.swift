@@ -10,7 +10,11 @@ import Synchronization
 /// rarely meet, and no lock spans the map. The bound is global and exact;
 /// the victim is the oldest shard tail by timestamp (`now`, e.g. the host's
 /// monotonic clock), so eviction is least-recently-used across the map.
-public final class FulcrumShardedLRUMap<Value>: @unchecked Sendable {
+public final class FulcrumShardedLRUMap: @unchecked Sendable {
+    /// One 64-bit word per key (a timestamp, a counter, an index into your
+    /// own table): not generic, so a plugin's calls need no run-time
+    /// generic metadata and the value is updated in place.
+    public typealias Value = UInt64
     public static var shardCount: Int { 64 }
     public let capacity: Int
     private let shards: [Shard]
@@ -25,13 +29,15 @@ public final class FulcrumShardedLRUMap<Value>: @unchecked Sendable {
     /// Keys currently held.
     public var count: Int { total.load(ordering: .relaxed) }
 
-    /// Runs `body` on the value of key (k0, k1), made by `make` when absent
-    /// (evicting the least recently used key when the map is full), and marks
-    /// the key used at `now`.
-    public func withValue<R>(_ k0: UInt64, _ k1: UInt64, now: UInt64, make: () -> Value, _ body: (inout Value) -> R) -> R {
+    /// Runs `body` on the value of key (k0, k1), which starts as `initial`
+    /// when absent (evicting the least recently used key when the map is
+    /// full), marks the key used at `now`, and returns what `body` returns.
+    /// (Not generic: a plugin's call needs no run-time generic metadata.)
+    public func withValue(_ k0: UInt64, _ k1: UInt64, now: UInt64, initial: Value, _ body: (inout Value) -> UInt64) -> UInt64 {
         let shard = shards[Int(truncatingIfNeeded: k0 >> 58)]
         for attempt in 0..<8 {
-            let outcome: R? = shard.withLock { s in
+            var stored = true
+            let outcome = shard.withLock { s -> UInt64 in
                 if let i = s.find(k0, k1) {
                     s.touch(i, now)
                     shard.publishTail(s)
@@ -40,17 +46,17 @@ public final class FulcrumShardedLRUMap<Value>: @unchecked Sendable {
                 if total.add(1, ordering: .relaxed).newValue > capacity {
                     total.subtract(1, ordering: .relaxed)
                     // Several tries lost to other inserters: make room here.
-                    guard attempt >= 3, s.count > 0 else { return nil }
+                    guard attempt >= 3, s.count > 0 else { stored = false; return 0 }
                     s.remove(s.tail)
-                } 
-                let i = s.insert(k0, k1, make(), now)
+                }
+                let i = s.insert(k0, k1, initial, now)
                 shard.publishTail(s)
                 return body(&s.values[Int(i)])
             }
-            if let outcome { return outcome }
+            if stored { return outcome }
             evictOldest()
         }
-        var scratch = make()  // could not get room: serve unstored
+        var scratch = initial  // could not get room: serve unstored
         return body(&scratch)
     }
 
@@ -78,19 +84,24 @@ public final class FulcrumShardedLRUMap<Value>: @unchecked Sendable {
 
     final class Shard: @unchecked Sendable {
         private let word = Atomic<UInt32>(0)
-        private var state = ShardState()
+        /// Behind a pointer: no run-time exclusivity bookkeeping per access.
+        private let state: UnsafeMutablePointer<ShardState> = {
+            let p = UnsafeMutablePointer<ShardState>.allocate(capacity: 1)
+            p.initialize(to: ShardState())
+            return p
+        }()
 
         /// A test-and-test-and-set lock that yields after a short spin: the
         /// critical sections are a hash probe and a few stores.
         @inline(__always)
-        func withLock<R>(_ body: (inout ShardState) -> R) -> R {
+        func withLock<R>(_ body: (inout ShardState) -> R) -> R {  // generic, but internal: specialised
             var spins = 0
             while word.load(ordering: .relaxed) != 0 || !word.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
                 spins += 1
                 if spins >= 64 { sched_yield(); spins = 0 }
             }
             defer { word.store(0, ordering: .releasing) }
-            return body(&state)
+            return body(&state.pointee)
         }
         /// Last use of this shard's least recently used key (max when empty).
         let tailStamp = Atomic<UInt64>(.max)

@@ -7,13 +7,13 @@ final class ShardedLRUMapTests: XCTestCase {
     func testMatchesAReferenceLRU() {
         var random = TestRandom(seed: 7)
         let capacity = 200
-        let map = FulcrumShardedLRUMap<Int>(capacity: capacity)
+        let map = FulcrumShardedLRUMap(capacity: capacity)
         var reference: [UInt64: (value: Int, used: UInt64)] = [:]
         var now: UInt64 = 1
         for step in 0..<50_000 {
             now += 1
             let k = UInt64(random.below(600)) &* 0x9E37_79B9_7F4A_7C15  // spread over shards
-            let seen = map.withValue(k, ~k, now: now, make: { 0 }) { v -> Int in v += 1; return v }
+            let seen = Int(map.withValue(k, ~k, now: now, initial: 0) { v in v += 1; return v })
             if var entry = reference[k] {
                 entry.value += 1
                 entry.used = now

@@ -47,7 +47,12 @@ final class Fixture: @unchecked Sendable {
 }
 
 /// ns per request over `n` requests on `threads` threads, each with its own chain from `factories`.
-func measure(_ label: String, _ factories: [FilterFactory], threads: Int, requests n: Int = 2_000_000, manyKeys: Bool = false) {
+/// Optional argument: run only the rows whose label contains it.
+let only = CommandLine.arguments.dropFirst().first
+
+func measure(_ label: String, _ factories: @autoclosure () -> [FilterFactory], threads: Int, requests n: Int = 2_000_000, manyKeys: Bool = false) {
+    if let only, !label.contains(only) { return }
+    let factories = factories()
     let done = Atomic<Int>(0)
     let start = Atomic<Bool>(false)
     var nanos = [UInt64](repeating: 0, count: threads)

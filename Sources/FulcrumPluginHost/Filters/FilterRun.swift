@@ -69,15 +69,15 @@ public final class FilterRun {
     func reset() {
         for i in 0..<ranCount { slots[i] = fulcrum_filter_state() }
         ranCount = 0
-        request.edits.reset()
-        response.edits.reset()
-        request.head = .empty
-        response.head = .empty
-        annotationBytes.removeAll(keepingCapacity: true)
-        annotationRanges.removeAll(keepingCapacity: true)
-        poolBytes.removeAll(keepingCapacity: true)
+        if !request.edits.isEmpty { request.edits.reset() }
+        if !response.edits.isEmpty { response.edits.reset() }
+        if !annotationBytes.isEmpty {
+            annotationBytes.removeAll(keepingCapacity: true)
+            annotationRanges.removeAll(keepingCapacity: true)
+        }
+        if poolChosen { poolBytes.removeAll(keepingCapacity: true) }
         poolChosen = false
-        bodyBytes.removeAll(keepingCapacity: true)
+        if !bodyBytes.isEmpty { bodyBytes.removeAll(keepingCapacity: true) }
         localStatus = 0
         completed = false
     }
