@@ -129,4 +129,30 @@ final class FilterChainIntegrationTests: XCTestCase {
         XCTAssertGreaterThan(numbers[2], 1000 + 30, String(line))
         XCTAssertLessThan(numbers[2], 1400, String(line))
     }
+
+    func testFiltersSeeRouteAndPoolAndMayChooseAnotherPool() throws {
+        let other = try BackendServer(name: "other")
+        servers.append(other)
+        let (f, _) = try start { b in
+            """
+            {"pools": {"p": {"backends": ["\(b.url)"]}, "q": {"backends": ["\(other.url)"]}},
+             "routes": [{"name": "api", "path_prefix": "/headers", "pool": "p", "filters": [\(Self.tagged("W", #", "where": 1"#))]},
+                        {"path_prefix": "/switch/", "strip_prefix": true, "pool": "p",
+                         "filters": [\(Self.tagged("S", #", "choose": "q""#)), \(Self.tagged("V", #", "where": 1"#))]},
+                        {"path_prefix": "/nowhere/", "pool": "p", "filters": [\(Self.tagged("X", #", "choose": "zz""#))]}]}
+            """
+        }
+        let r = try f.get("/headers?x=1")
+        XCTAssertEqual(r.header("X-Backend"), "b")
+        XCTAssertTrue(r.text.contains("X-Seen: GET /headers?x=1 api p 4\r\n"), r.text)
+        // A pool choice: the pick happens in q, and later filters see q.
+        let s = try f.get("/switch/headers")
+        XCTAssertEqual(s.header("X-Backend"), "other")
+        XCTAssertTrue(s.text.contains("X-Seen: GET /switch/headers routes[1] q 4\r\n"), s.text)
+        // A pool that does not exist: 500, nothing forwarded, the response hooks still run.
+        let bad = try f.get("/nowhere/x")
+        XCTAssertEqual(bad.status, 500)
+        XCTAssertNil(bad.header("X-Backend"))
+        XCTAssertEqual(bad.header("X-Resp-Order"), "X")
+    }
 }

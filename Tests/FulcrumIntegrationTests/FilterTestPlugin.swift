@@ -10,6 +10,8 @@ import FulcrumTestSupport
 /// - `"framing"`: tries to set Content-Length, Transfer-Encoding and
 ///   Connection and to remove Content-Length, and puts the return codes in
 ///   request header `X-Codes`.
+/// - `"where"`: puts `METHOD TARGET ROUTE POOL IPLEN` in request header `X-Seen`.
+/// - `"choose":"NAME"`: sends the request to pool NAME.
 /// - at the end, annotates `t-done=STATUS/BYTES_IN/BYTES_OUT` (access log).
 /// - a config holding `"refuse"` is refused with the reason `told to refuse`.
 let cTestFilterSource = """
@@ -18,7 +20,7 @@ let cTestFilterSource = """
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct { const fulcrum_filter_host *fh; char tag; int respond, framing; fulcrum_header answer[2]; } cfg;
+typedef struct { const fulcrum_filter_host *fh; char tag; int respond, framing, where; char choose[32]; fulcrum_header answer[2]; } cfg;
 
 static void *config_new(const fulcrum_filter_host *fh, const char *json, char *error, size_t cap) {
     if (strstr(json, "refuse")) { snprintf(error, cap, "told to refuse"); return NULL; }
@@ -28,6 +30,9 @@ static void *config_new(const fulcrum_filter_host *fh, const char *json, char *e
     c->fh = fh; c->tag = t[7];
     c->respond = strstr(json, "respond") != NULL;
     c->framing = strstr(json, "framing") != NULL;
+    c->where = strstr(json, "where") != NULL;
+    const char *p = strstr(json, "\\"choose\\":\\"");
+    if (p) { p += 10; size_t n = 0; while (p[n] && p[n] != '"' && n < 31) { c->choose[n] = p[n]; n++; } }
     /* The answer's headers, made once (read-only while requests run). */
     c->answer[0].name.ptr = "X-Answered-By"; c->answer[0].name.len = 13;
     c->answer[0].value.ptr = &c->tag; c->answer[0].value.len = 1;
@@ -58,6 +63,14 @@ static int32_t on_request(void *i, const fulcrum_filter_request *r, fulcrum_filt
         int n = snprintf(codes, sizeof codes, "%d,%d,%d,%d", a, b, e, f);
         c->fh->header_set(r->head, "X-Codes", 7, codes, (size_t)n);
     }
+    if (c->where) {
+        /* What the request looks like to this filter: method target route pool client-ip-length. */
+        char w[256];
+        int n = snprintf(w, sizeof w, "%.*s %.*s %.*s %.*s %u", (int)r->method.len, r->method.ptr, (int)r->target.len, r->target.ptr,
+                         (int)r->route.len, r->route.ptr, (int)r->pool.len, r->pool.ptr, r->client_ip_len);
+        c->fh->header_set(r->head, "X-Seen", 6, w, (size_t)n);
+    }
+    if (c->choose[0]) { d->pool.ptr = c->choose; d->pool.len = strlen(c->choose); return FULCRUM_FILTER_CHOOSE_POOL; }
     if (c->respond) {
         d->status = 418; d->headers = c->answer; d->header_count = 2;
         d->body.ptr = "teapot"; d->body.len = 6;
