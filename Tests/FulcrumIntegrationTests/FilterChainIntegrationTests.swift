@@ -136,7 +136,8 @@ final class FilterChainIntegrationTests: XCTestCase {
         let (f, _) = try start { b in
             """
             {"pools": {"p": {"backends": ["\(b.url)"]}, "q": {"backends": ["\(other.url)"]}},
-             "routes": [{"name": "api", "path_prefix": "/headers", "pool": "p", "filters": [\(Self.tagged("W", #", "where": 1"#))]},
+             "routes": [{"name": "api", "path_prefix": "/headers", "pool": "p", "request_headers": {"set": {"X-Chain": "route", "X-Route": "api"}},
+                         "filters": [\(Self.tagged("W", #", "where": 1"#))]},
                         {"path_prefix": "/switch/", "strip_prefix": true, "pool": "p",
                          "filters": [\(Self.tagged("S", #", "choose": "q""#)), \(Self.tagged("V", #", "where": 1"#))]},
                         {"path_prefix": "/nowhere/", "pool": "p", "filters": [\(Self.tagged("X", #", "choose": "zz""#))]}]}
@@ -145,6 +146,12 @@ final class FilterChainIntegrationTests: XCTestCase {
         let r = try f.get("/headers?x=1")
         XCTAssertEqual(r.header("X-Backend"), "b")
         XCTAssertTrue(r.text.contains("X-Seen: GET /headers?x=1 api p 4\r\n"), r.text)
+        // The route's set of X-Chain gives way to the filter's (which runs later); its other sets stay.
+        XCTAssertTrue(r.text.contains("X-Chain: W\r\n") && !r.text.contains("X-Chain: route"), r.text)
+        XCTAssertTrue(r.text.contains("X-Route: api\r\n"), r.text)
+        // X-Forwarded-For is the proxy's: one line, the real client.
+        XCTAssertEqual(r.text.components(separatedBy: "X-Forwarded-For").count, 2, r.text)
+        XCTAssertTrue(r.text.contains("X-Forwarded-For: 127.0.0.1\r\n"), r.text)
         // A pool choice: the pick happens in q, and later filters see q.
         let s = try f.get("/switch/headers")
         XCTAssertEqual(s.header("X-Backend"), "other")

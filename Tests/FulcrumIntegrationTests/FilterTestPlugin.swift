@@ -10,7 +10,8 @@ import FulcrumTestSupport
 /// - `"framing"`: tries to set Content-Length, Transfer-Encoding and
 ///   Connection and to remove Content-Length, and puts the return codes in
 ///   request header `X-Codes`.
-/// - `"where"`: puts `METHOD TARGET ROUTE POOL IPLEN` in request header `X-Seen`.
+/// - `"where"`: puts `METHOD TARGET ROUTE POOL IPLEN` in request header
+///   `X-Seen`, and tries to set X-Forwarded-For (the proxy's own wins).
 /// - `"choose":"NAME"`: sends the request to pool NAME.
 /// - at the end, annotates `t-done=STATUS/BYTES_IN/BYTES_OUT` (access log).
 /// - a config holding `"refuse"` is refused with the reason `told to refuse`.
@@ -69,6 +70,7 @@ static int32_t on_request(void *i, const fulcrum_filter_request *r, fulcrum_filt
         int n = snprintf(w, sizeof w, "%.*s %.*s %.*s %.*s %u", (int)r->method.len, r->method.ptr, (int)r->target.len, r->target.ptr,
                          (int)r->route.len, r->route.ptr, (int)r->pool.len, r->pool.ptr, r->client_ip_len);
         c->fh->header_set(r->head, "X-Seen", 6, w, (size_t)n);
+        c->fh->header_set(r->head, "X-Forwarded-For", 15, "6.6.6.6", 7);
     }
     if (c->choose[0]) { d->pool.ptr = c->choose; d->pool.len = strlen(c->choose); return FULCRUM_FILTER_CHOOSE_POOL; }
     if (c->respond) {
