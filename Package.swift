@@ -82,7 +82,7 @@ let package = Package(
         // Tests.
         .testTarget(name: "FulcrumHTTPTests", dependencies: ["FulcrumHTTP"], path: "Tests/FulcrumHTTPTests", swiftSettings: strict),
         .testTarget(name: "FulcrumHTTP2Tests", dependencies: ["FulcrumHTTP2"], path: "Tests/FulcrumHTTP2Tests", swiftSettings: strict),
-        .testTarget(name: "FulcrumProxyTests", dependencies: ["FulcrumProxy", "FulcrumHTTP", "FulcrumRouting", "FulcrumEventLoop"], path: "Tests/FulcrumProxyTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumProxyTests", dependencies: ["FulcrumProxy", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumRouting", "FulcrumEventLoop"], path: "Tests/FulcrumProxyTests", swiftSettings: strict),
         .target(name: "FulcrumTestSupport", path: "Tests/FulcrumTestSupport", swiftSettings: strict),
         .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK", "FulcrumTestSupport"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),
         .testTarget(name: "FulcrumEtcdTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumEtcdTests", swiftSettings: strict),

@@ -6,15 +6,18 @@ import FulcrumPluginHost
 /// filters set (their names were checked: never framing or hop-by-hop),
 /// then the framing the proxy owns (Content-Length, Connection).
 enum FilterResponse {
-    /// A filter's own answer (`body` from its decision).
+    /// A filter's own answer (`body` from its decision). 204 and 304 carry
+    /// neither body nor Content-Length (RFC 9110 §8.6, §15.3.5, §15.4.5);
+    /// an answer to HEAD has the length but not the body.
     static func write(_ status: Int, keepAlive: Bool, edits: HeaderEdits, body: UnsafeRawBufferPointer, bodyless: Bool,
                       into out: inout ByteBuffer) -> Bool {
         let mark = out.writeIndex
         var ok = statusLine(status, into: &out)
         edits.forEachSet { n, v in ok = ok && line(n, v, into: &out) }
-        ok = ok && out.append("Content-Length: ") && out.appendDecimal(body.count)
-            && out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
-        if !bodyless { ok = ok && out.append(body) }
+        let noContent = status == 204 || status == 304
+        if !noContent { ok = ok && out.append("Content-Length: ") && out.appendDecimal(body.count) && out.append("\r\n") }
+        ok = ok && out.append(keepAlive ? "\r\n" : "Connection: close\r\n\r\n")
+        if !bodyless && !noContent { ok = ok && out.append(body) }
         if !ok { out.writeIndex = mark }
         return ok
     }
