@@ -128,7 +128,8 @@ typedef struct fulcrum_filter_host {
     size_t (*header_count)(const void *head);
     /** Field `index` (0-based, < header_count): returns 1 and fills name and value, or 0. */
     int32_t (*header_at)(const void *head, size_t index, fulcrum_str *name, fulcrum_str *value);
-    /** First value of `name` (case-insensitive): returns 1 and fills value, or 0 when absent. */
+    /** First value of `name` (case-insensitive): returns 1 and fills value, or 0 when absent.
+     *  Values this or an earlier filter set are valid until the next edit. */
     int32_t (*header_get)(const void *head, const char *name, size_t name_len, fulcrum_str *value);
     /** Replaces every field `name` with one `name: value`. FULCRUM_FILTER_OK or an error. */
     int32_t (*header_set)(void *head, const char *name, size_t name_len, const char *value, size_t value_len);

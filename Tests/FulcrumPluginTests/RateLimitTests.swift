@@ -117,7 +117,6 @@ final class RateLimitTests: XCTestCase {
         XCTAssertEqual(group.wait(timeout: .now() + 120), .success)
         let total = (0..<threads).reduce(0) { $0 + allowed.value[$1] }
         XCTAssertEqual(total, 1000, "exactly the burst, process-wide, with \(threads) workers")
-        XCTAssertTrue((0..<threads).allSatisfy { allowed.value[$0] < 1000 } || threads == 1)
         allowed.value.deallocate()
     }
 
