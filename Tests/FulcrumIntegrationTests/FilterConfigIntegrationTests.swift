@@ -37,6 +37,7 @@ final class FilterConfigIntegrationTests: XCTestCase {
         let good = try ConfigFileFixture(#"{"filters": [{"name": "request-id"}], "routes": [{"filters": [{"name": "ip-filter", "config": {"deny": ["10.0.0.0/8"]}}]}]}"#)
         let ok = try runFulcrum(["-check-config", "-config", good.path])
         XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("2 filter entries (1 top-level)"), ok.stdout)
     }
 
     func testAReloadWithARefusedFilterAnswers422AndChangesNothing() throws {
