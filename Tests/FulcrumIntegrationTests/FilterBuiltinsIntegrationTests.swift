@@ -96,6 +96,27 @@ final class FilterBuiltinsIntegrationTests: XCTestCase {
         XCTAssertNil(limited.header("X-Backend"))
     }
 
+    /// Each configured entry is its own instance set: a top-level entry is one
+    /// limit over every route; two routes' own entries are two limits.
+    func testEachConfiguredEntryHasItsOwnBuckets() throws {
+        let f = try start { b in
+            """
+            {"pools": {"p": {"backends": ["\(b.url)"]}},
+             "filters": [{"name": "rate-limit", "config": {"rate": 0.01, "burst": 4}}],
+             "routes": [{"path_prefix": "/a/", "pool": "p", "filters": [{"name": "rate-limit", "config": {"rate": 0.01, "burst": 1}}]},
+                        {"path_prefix": "/b/", "pool": "p", "filters": [{"name": "rate-limit", "config": {"rate": 0.01, "burst": 1}}]},
+                        {"path_prefix": "/c/", "pool": "p"}]}
+            """
+        }
+        // /a/ and /b/ each pass once (their own bucket of 1) and use the shared top-level bucket.
+        XCTAssertEqual(try f.get("/a/").status, 200)
+        XCTAssertEqual(try f.get("/a/").status, 429)
+        XCTAssertEqual(try f.get("/b/").status, 200)
+        XCTAssertEqual(try f.get("/b/").status, 429)
+        // The top-level bucket (4) has given 4 tokens: /a/ twice and /b/ twice took one each.
+        XCTAssertEqual(try f.get("/c/").status, 429)
+    }
+
     /// The limit is one bucket per key for the whole process, whichever
     /// worker takes the connection.
     func testRateLimitHoldsAcrossWorkers() throws {
