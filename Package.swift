@@ -20,9 +20,12 @@ let plugins: [(product: String, folder: String)] = [
     ("FulcrumMaglev", "Maglev"),
     ("FulcrumHTTPProbe", "HTTPProbe"),
     ("FulcrumTCPProbe", "TCPProbe"),
+    ("FulcrumIPFilter", "IPFilter"),
+    ("FulcrumRateLimit", "RateLimit"),
+    ("FulcrumRequestID", "RequestID"),
 ]
 
-/// Export nothing but `fulcrum_plugin_entry` from a plugin.
+/// Export nothing but the entry points (`fulcrum_plugin_*`) from a plugin.
 let pluginLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(["-Xlinker", "--version-script=\(root)/SDK/fulcrum-plugin.exports"])
 ]
@@ -57,7 +60,8 @@ let package = Package(
         // HTTP/2 (RFC 9113, RFC 7541) as pure state machines: frames, HPACK, flow control, streams, connection.
         .target(name: "FulcrumHTTP2", path: "Sources/FulcrumHTTP2", swiftSettings: dataPlane),
         .target(name: "FulcrumRegistry", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumSDK"], path: "Sources/FulcrumRegistry", swiftSettings: strict),
-        .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: strict),
+        // Filter chains and strategy instances run on the request path: same settings as the data plane.
+        .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: dataPlane),
         // Routes and the configuration file (pure: request facts in, route out).
         .target(name: "FulcrumRouting", dependencies: ["FulcrumSDK"], path: "Sources/FulcrumRouting", swiftSettings: dataPlane),
         .target(name: "FulcrumProxy", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumHTTP2", "FulcrumPluginHost", "FulcrumRegistry", "FulcrumRouting"], path: "Sources/FulcrumProxy", swiftSettings: dataPlane),
@@ -72,12 +76,13 @@ let package = Package(
 
         // Benchmarks (run by hand; see bench/README.md).
         .executableTarget(name: "fulcrum-route-bench", dependencies: ["FulcrumRouting", "FulcrumSDK"], path: "bench/RouteBench", swiftSettings: strict),
+        .executableTarget(name: "fulcrum-filter-bench", dependencies: ["FulcrumCore", "FulcrumPluginHost"], path: "bench/FilterBench", swiftSettings: strict),
         .executableTarget(name: "fulcrum-pick-bench", dependencies: ["FulcrumPluginHost", "FulcrumRegistry"], path: "bench/PickBench", swiftSettings: strict),
 
         // Tests.
         .testTarget(name: "FulcrumHTTPTests", dependencies: ["FulcrumHTTP"], path: "Tests/FulcrumHTTPTests", swiftSettings: strict),
         .testTarget(name: "FulcrumHTTP2Tests", dependencies: ["FulcrumHTTP2"], path: "Tests/FulcrumHTTP2Tests", swiftSettings: strict),
-        .testTarget(name: "FulcrumProxyTests", dependencies: ["FulcrumProxy", "FulcrumHTTP", "FulcrumRouting", "FulcrumEventLoop"], path: "Tests/FulcrumProxyTests", swiftSettings: strict),
+        .testTarget(name: "FulcrumProxyTests", dependencies: ["FulcrumProxy", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumRouting", "FulcrumEventLoop"], path: "Tests/FulcrumProxyTests", swiftSettings: strict),
         .target(name: "FulcrumTestSupport", path: "Tests/FulcrumTestSupport", swiftSettings: strict),
         .testTarget(name: "FulcrumPluginTests", dependencies: ["FulcrumPluginHost", "FulcrumRegistry", "FulcrumSDK", "FulcrumTestSupport"], path: "Tests/FulcrumPluginTests", swiftSettings: strict),
         .testTarget(name: "FulcrumEtcdTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumEtcdTests", swiftSettings: strict),
@@ -86,6 +91,6 @@ let package = Package(
         .testTarget(name: "FulcrumIntegrationTests", dependencies: ["FulcrumEtcd", "FulcrumTestSupport"], path: "Tests/FulcrumIntegrationTests", swiftSettings: strict),
     ] + plugins.map {
         .target(name: $0.product, dependencies: ["FulcrumSDK"], path: "Plugins/\($0.folder)",
-                swiftSettings: strict, linkerSettings: pluginLinkerSettings)
+                swiftSettings: dataPlane, linkerSettings: pluginLinkerSettings)
     }
 )

@@ -71,7 +71,7 @@ public func fulcrumExport(
 }
 
 /// A NUL-terminated copy that is never freed (plugin descriptors live forever).
-private func permanentCString(_ s: String) -> UnsafePointer<CChar> {
+func permanentCString(_ s: String) -> UnsafePointer<CChar> {
     let utf8 = Array(s.utf8)
     let p = UnsafeMutablePointer<CChar>.allocate(capacity: utf8.count + 1)
     for (i, b) in utf8.enumerated() { p[i] = CChar(bitPattern: b) }

@@ -67,6 +67,36 @@
  *     host->revision >= N. Fields are never removed or reordered;
  *   - new constants (log levels, flags) may be added.
  *  Anything else needs FULCRUM_ABI_VERSION 2.
+ *
+ * ------------------------------------------------------------------------
+ * Filters (FULCRUM_FILTER_REVISION 1): how each side learns what the other has
+ * ------------------------------------------------------------------------
+ *  Filters were added to version 1 without touching any struct above. A
+ *  plugin that provides filters exports a SECOND symbol,
+ *
+ *      const fulcrum_filter_list *fulcrum_plugin_filters(const fulcrum_filter_host *host);
+ *
+ *  which the host looks up with dlsym() after calling fulcrum_plugin_entry.
+ *   - Plugin -> host: fulcrum_filter_list.filter_size is sizeof(fulcrum_filter)
+ *     as the PLUGIN was compiled; the host walks the array with that stride
+ *     and reads a hook only when it lies inside filter_size (a hook appended
+ *     by a later revision is "absent" for an older plugin). Every hook but
+ *     on_config_new is optional (NULL = not implemented).
+ *   - Host -> plugin: every struct the host gives a filter (fulcrum_filter_host,
+ *     the request/response/completion views, the decision) starts with
+ *     `struct_size`, sizeof as the HOST was compiled. A plugin reads or writes
+ *     a field only when offsetof(field) + sizeof(field) <= struct_size
+ *     (FULCRUM_HAS_FIELD below). fulcrum_filter_host.revision names the
+ *     revision, for plugins that need a later host: refuse in on_config_new.
+ *   - Older host, newer plugin: an older host never looks the symbol up, so
+ *     the plugin's strategies and probes load and work and its filters are
+ *     simply not offered; a plugin that provides ONLY filters has
+ *     strategy_count == probe_count == 0 and an older host refuses it with
+ *     "provides no strategies and no probes".
+ *   - Older plugin, newer host: no fulcrum_plugin_filters symbol, no filters;
+ *     everything else is as before.
+ *  No hash of the header is compared anywhere (Envoy's lesson): only the
+ *  ABI version, sizes and revisions.
  */
 #ifndef FULCRUM_PLUGIN_H
 #define FULCRUM_PLUGIN_H
@@ -272,5 +302,31 @@ const fulcrum_plugin *fulcrum_plugin_entry(void);
 #ifdef __cplusplus
 }
 #endif
+
+/* Layout checks (LP64): these sizes and offsets are the ABI and never move. */
+#if defined(__cplusplus)
+#define FULCRUM_STATIC_ASSERT(c, m) static_assert(c, m)
+#else
+#define FULCRUM_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+#if UINTPTR_MAX == UINT64_MAX
+FULCRUM_STATIC_ASSERT(sizeof(fulcrum_backend) == 24, "fulcrum_backend is 24 bytes");
+FULCRUM_STATIC_ASSERT(offsetof(fulcrum_backend, weight) == 16, "fulcrum_backend.weight");
+FULCRUM_STATIC_ASSERT(sizeof(fulcrum_request) == 80, "fulcrum_request grows only at the end");
+FULCRUM_STATIC_ASSERT(offsetof(fulcrum_request, header) == 72, "fulcrum_request.header");
+FULCRUM_STATIC_ASSERT(offsetof(fulcrum_host, revision) == 24, "fulcrum_host.revision");
+FULCRUM_STATIC_ASSERT(offsetof(fulcrum_host, monotonic_ns) == 32, "fulcrum_host.monotonic_ns");
+FULCRUM_STATIC_ASSERT(offsetof(fulcrum_host, active_requests_batch) == 48, "fulcrum_host.active_requests_batch");
+FULCRUM_STATIC_ASSERT(offsetof(fulcrum_host, weight_scale) == 56, "fulcrum_host.weight_scale");
+FULCRUM_STATIC_ASSERT(sizeof(fulcrum_host) == 64, "fulcrum_host (revision 2)");
+FULCRUM_STATIC_ASSERT(sizeof(fulcrum_strategy) == 64, "fulcrum_strategy never changes");
+FULCRUM_STATIC_ASSERT(offsetof(fulcrum_strategy, complete) == 56, "fulcrum_strategy.complete");
+FULCRUM_STATIC_ASSERT(sizeof(fulcrum_probe) == 40, "fulcrum_probe never changes");
+FULCRUM_STATIC_ASSERT(sizeof(fulcrum_plugin) == 56, "fulcrum_plugin never changes");
+FULCRUM_STATIC_ASSERT(offsetof(fulcrum_plugin, probe_count) == 48, "fulcrum_plugin.probe_count");
+#endif
+
+/* Filters: a second, optional part of version 1 (see "Filters" above). */
+#include "fulcrum_filter.h"
 
 #endif /* FULCRUM_PLUGIN_H */

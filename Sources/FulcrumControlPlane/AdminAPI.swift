@@ -345,6 +345,7 @@ public final class AdminAPI: Sendable {
             ("version", .string(lib.version)),
             ("strategies", .array(lib.strategies.map { .string($0.name) })),
             ("probes", .array(lib.probes.map { .string($0.name) })),
+            ("filters", .array(lib.filters.map { .string($0.name) })),
             ("abi", .integer(Int(lib.abi))),
         ])
     }
@@ -373,7 +374,7 @@ public final class AdminAPI: Sendable {
         do throws(PluginLoadError) {
             // The resolved path: a link swapped after the check changes nothing.
             let (library, _) = try catalog.load(file: file, strict: true)
-            Log.info("loaded plugin \(library.name) \(library.version) from \(path): strategies \(library.strategies.map(\.name)), probes \(library.probes.map(\.name))")
+            Log.info("loaded plugin \(library.name) \(library.version) from \(path): strategies \(library.strategies.map(\.name)), probes \(library.probes.map(\.name)), filters \(library.filters.map(\.name))")
             return Self.success(Self.describe(library))
         } catch {
             Log.warn("refused plugin: \(error)")

@@ -13,6 +13,7 @@ public final class PluginCatalog: @unchecked Sendable {
         var loadedPaths: Set<String> = []
         var strategies: [String: StrategyDescriptor] = [:]
         var probes: [String: ProbeDescriptor] = [:]
+        var filters: [String: FilterDescriptor] = [:]
     }
     private let state = Mutex(State())
 
@@ -27,6 +28,25 @@ public final class PluginCatalog: @unchecked Sendable {
 
     public func probe(named name: String) -> ProbeDescriptor? {
         state.withLock { $0.probes[name.lowercased()] }
+    }
+
+    public func filter(named name: String) -> FilterDescriptor? {
+        state.withLock { $0.filters[name.lowercased()] }
+    }
+
+    /// Every distinct filter, in load order.
+    public var filters: [FilterDescriptor] { libraries.flatMap { lib in lib.filters.filter { filter(named: $0.name) === $0 } } }
+
+    /// For configuration files: validates `config` (JSON object text) for the
+    /// filter called `name` and returns the factory of that configured entry
+    /// (`makeInstance(worker:)` once per worker), or the reason, naming the
+    /// filter, why it is unusable (unknown name, or the filter's own refusal).
+    public func makeFilterFactory(name: String, config: String) -> Result<FilterFactory, FilterConfigError> {
+        guard let descriptor = filter(named: name) else {
+            let known = filters.map(\.name).joined(separator: ", ")
+            return .failure(FilterConfigError(filter: name, reason: "unknown filter (loaded filters: \(known.isEmpty ? "none" : known))"))
+        }
+        return descriptor.makeFactory(config: config)
     }
 
     /// Every distinct strategy, in load order.
@@ -60,6 +80,11 @@ public final class PluginCatalog: @unchecked Sendable {
                     clashes.append("probe name \"\(probe.name)\" is already provided by \(owner.file)")
                 }
             }
+            for filter in library.filters {
+                if let owner = s.filters[filter.name.lowercased()] {
+                    clashes.append("filter name \"\(filter.name)\" is already provided by \(owner.file)")
+                }
+            }
             if strict && !clashes.isEmpty {
                 return .failure(PluginLoadError(file: file, kind: .duplicate, reason: clashes.joined(separator: "; ")))
             }
@@ -83,6 +108,13 @@ public final class PluginCatalog: @unchecked Sendable {
                     continue
                 }
                 s.probes[probe.name.lowercased()] = probe
+            }
+            for filter in library.filters {
+                if let owner = s.filters[filter.name.lowercased()] {
+                    warnings.append("plugin \(path): filter \"\(filter.name)\" skipped: the name is taken by \(owner.file), which wins")
+                    continue
+                }
+                s.filters[filter.name.lowercased()] = filter
             }
             s.libraries.append(library)
             s.loadedPaths.insert(path)

@@ -22,6 +22,8 @@ public final class PluginLibrary: @unchecked Sendable {
     public let abi: UInt32
     public let strategies: [StrategyDescriptor]
     public let probes: [ProbeDescriptor]
+    /// Filters, from the optional `fulcrum_plugin_filters` symbol.
+    public internal(set) var filters: [FilterDescriptor] = []
 
     init(file: String, name: String, version: String, abi: UInt32, strategies: [StrategyDescriptor], probes: [ProbeDescriptor]) {
         self.file = file
@@ -55,7 +57,10 @@ public final class PluginLibrary: @unchecked Sendable {
         guard p.strategy_count <= 1024, p.probe_count <= 1024 else { throw fail(.invalid, "implausible strategy or probe count") }
         guard p.strategy_count == 0 || p.strategies != nil else { throw fail(.invalid, "strategy_count is \(p.strategy_count) but strategies is NULL") }
         guard p.probe_count == 0 || p.probes != nil else { throw fail(.invalid, "probe_count is \(p.probe_count) but probes is NULL") }
-        guard p.strategy_count + p.probe_count > 0 else { throw fail(.invalid, "provides no strategies and no probes") }
+        let filters = try openFilters(handle, file: file)
+        guard p.strategy_count + p.probe_count > 0 || !filters.isEmpty else {
+            throw fail(.invalid, "provides no strategies, no probes and no filters")
+        }
         let pluginName = p.name.map { String(cString: $0) } ?? ""
         guard !pluginName.isEmpty else { throw fail(.invalid, "plugin name is empty") }
 
@@ -89,8 +94,39 @@ public final class PluginLibrary: @unchecked Sendable {
             probes.append(ProbeDescriptor(name: name, description: s.description.map { String(cString: $0) } ?? "",
                                           file: file, vtable: vtable))
         }
-        return PluginLibrary(file: file, name: pluginName, version: p.version.map { String(cString: $0) } ?? "",
-                             abi: p.abi_version, strategies: strategies, probes: probes)
+        let library = PluginLibrary(file: file, name: pluginName, version: p.version.map { String(cString: $0) } ?? "",
+                                    abi: p.abi_version, strategies: strategies, probes: probes)
+        library.filters = filters
+        return library
+    }
+
+    /// The filters of `fulcrum_plugin_filters`, when the library exports it
+    /// (see "Filters" in fulcrum_plugin.h): walked with the plugin's own
+    /// `filter_size` as the stride, never reading past it.
+    static func openFilters(_ handle: UnsafeMutableRawPointer, file: String) throws(PluginLoadError) -> [FilterDescriptor] {
+        func fail(_ reason: String) -> PluginLoadError { PluginLoadError(file: file, kind: .invalid, reason: reason) }
+        guard let symbol = dlsym(handle, "fulcrum_plugin_filters") else { return [] }
+        let entry = unsafeBitCast(symbol, to: fulcrum_plugin_filters_fn.self)
+        guard let list = entry(FilterCallbacks.shared) else { return [] }
+        let l = list.pointee
+        guard l.abi_version == UInt32(FULCRUM_ABI_VERSION) else {
+            throw fail("filter list ABI version \(l.abi_version) does not match this host's ABI version \(FULCRUM_ABI_VERSION)")
+        }
+        guard l.filter_count <= 1024, l.filter_count == 0 || l.filters != nil else { throw fail("implausible filter list") }
+        let firstHooks = MemoryLayout<fulcrum_filter>.offset(of: \.on_config_new)! + MemoryLayout<UnsafeRawPointer>.size
+        guard l.filter_count == 0 || l.filter_size >= firstHooks else {
+            throw fail("filter_size \(l.filter_size) is too small for a fulcrum_filter")
+        }
+        var filters: [FilterDescriptor] = []
+        for i in 0..<l.filter_count {
+            let raw = UnsafeRawPointer(l.filters!) + i * l.filter_size
+            guard let d = FilterDescriptor(raw: raw, size: l.filter_size, file: file) else {
+                throw fail("filter #\(i): on_config_new must not be NULL")
+            }
+            if let problem = nameProblem(d.name) { throw fail("filter #\(i): \(problem)") }
+            filters.append(d)
+        }
+        return filters
     }
 
     /// Names travel in URLs, JSON and flags: keep them plain.

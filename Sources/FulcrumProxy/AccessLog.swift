@@ -1,4 +1,5 @@
 import FulcrumCore
+import FulcrumPluginHost
 import Glibc
 
 /// Where access-log lines go: a file opened for appending, or stdout.
@@ -45,9 +46,10 @@ final class AccessLogBuffer {
         buffer.reserveCapacity(64 * 1024)
     }
 
-    /// `time client method target status backend duration_ms`.
+    /// `time client method target status backend duration_ms [key=value …]`:
+    /// the annotations filters made (`request_id=…`) close the line.
     func append(client: String, method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer, status: Int,
-                backend: String, durationMicros: UInt64, http2: Bool = false) {
+                backend: String, durationMicros: UInt64, http2: Bool = false, annotations: FilterRun? = nil) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         if ts.tv_sec != second {
@@ -76,7 +78,15 @@ final class AccessLogBuffer {
         buffer.append(UInt8(ascii: " "))
         let ms = Double(durationMicros) / 1000
         buffer.append(contentsOf: String(Double(Int(ms * 1000)) / 1000).utf8)
-        buffer.append(contentsOf: "ms\n".utf8)
+        buffer.append(contentsOf: "ms".utf8)
+        // Keys and values were checked when annotated: no spaces, quotes or control bytes.
+        annotations?.forEachAnnotation { key, value in
+            buffer.append(UInt8(ascii: " "))
+            buffer.append(contentsOf: key)
+            buffer.append(UInt8(ascii: "="))
+            buffer.append(contentsOf: value)
+        }
+        buffer.append(UInt8(ascii: "\n"))
         if buffer.count >= 48 * 1024 { flush() }
     }
 

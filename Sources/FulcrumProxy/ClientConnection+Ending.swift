@@ -107,14 +107,16 @@ extension ClientConnection {
                 strategy.complete(backendID: b.id, status: Int32(status), durationMicros: micros)
             }
         }
+        if filterRun != nil { completeFilters(status: status, micros: micros) }
         if let log = worker.accessLog {
             logMethod.withUnsafeBytes { m in
                 logTarget.withUnsafeBytes { t in
                     log.append(client: clientIP, method: m, target: t, status: status, backend: backend?.address ?? "",
-                               durationMicros: micros, http2: viaH2)
+                               durationMicros: micros, http2: viaH2, annotations: filterRun)
                 }
             }
         }
+        if filterRun != nil { releaseFilters() }
     }
 
     /// A response the proxy makes itself, as the end of the current exchange
@@ -126,7 +128,7 @@ extension ClientConnection {
         endInFlight()
         if outBuf == nil { outBuf = worker.pool.take() }
         outBuf!.compact()
-        guard case .responding(_, let keep) = exchange.state, CannedResponse.write(code, keepAlive: keep, into: &outBuf!) else {
+        guard case .responding(_, let keep) = exchange.state, writeLocalResponse(code, keepAlive: keep) else {
             abortExchange(bodyTimeout: false)
             return
         }

@@ -87,8 +87,10 @@ extension ClientConnection {
         switch requestBody.consume(fresh) {
         case .more:
             requestBodyPending += fresh.count
+            filterBytesIn &+= UInt64(fresh.count)
         case .complete(let n):
             requestBodyPending += n
+            filterBytesIn &+= UInt64(n)
             exchange.requestBodyFinishedReading()
         case .invalid(let why):
             Log.debug("client \(clientIP): bad request body: \(why)")

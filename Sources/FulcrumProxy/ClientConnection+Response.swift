@@ -88,7 +88,9 @@ extension ClientConnection {
             case .startStreaming(let options, let dechunkBody):
                 if outBuf == nil { outBuf = worker.pool.take() }
                 outBuf!.compact()
-                guard HeadRewriter.writeResponse(parsed, head: head, options, rules: route?.responseHeaders, into: &outBuf!) else {
+                if filterRun != nil { runResponseFilters(parsed, head) }
+                guard HeadRewriter.writeResponse(parsed, head: head, options, rules: route?.responseHeaders, edits: filterRun,
+                                                 into: &outBuf!) else {
                     Log.warn("backend \(up.backend.address): response head does not fit")
                     abortExchange(bodyTimeout: false)
                     return
@@ -161,6 +163,7 @@ extension ClientConnection {
             switch SocketIO.writev(self, headStart, headCount, bodyStart, body) {
             case .bytes(let n):
                 worker.metrics.add(.bytesToClients, UInt64(n))
+                clientBytesOut &+= UInt64(n)
                 let h = min(n, headCount)
                 if h > 0 { outBuf!.consume(h) }
                 let b = n - h

@@ -2,6 +2,7 @@ import CFulcrumShim
 import FulcrumCore
 import FulcrumEventLoop
 import FulcrumHTTP
+import FulcrumPluginHost
 import FulcrumRegistry
 import FulcrumRouting
 import Glibc
@@ -91,6 +92,18 @@ final class ClientConnection: EventHandler {
     /// Copies for the access log (only when it is on).
     var logMethod: [UInt8] = []
     var logTarget: [UInt8] = []
+    // Filters (CONTRACT §11; ClientConnection+Filters): set only for a
+    // request whose route has filters, until the exchange is accounted.
+    var filterChain: RouteChain?
+    var filterRun: FilterRun?
+    /// The local answer is a filter's (its headers and body), not the proxy's own.
+    var filterAnswered = false
+    /// Request bytes of this exchange (head, then body as it is classified).
+    var filterBytesIn: UInt64 = 0
+    /// `clientBytesOut` when the exchange began.
+    var filterMarkOut: UInt64 = 0
+    /// Bytes written to the client on this connection (a running total).
+    var clientBytesOut: UInt64 = 0
 
     init(worker: ProxyWorker, peer: SocketAddress) {
         self.worker = worker
@@ -230,6 +243,13 @@ final class ClientConnection: EventHandler {
             if route != nil { route = nil }
             if pool !== worker.defaultPool { pool = worker.defaultPool }
         }
+        // Filters (CONTRACT §11): after the route and pool are chosen, before
+        // the forwarded head is written (their edits go into it) and before
+        // a backend is picked. 0: go on; else the status of a local answer.
+        var filterStatus = (status: 0, own: false)
+        if let filters = worker.filters, step == .forward {
+            filterStatus = runRequestFilters(filters, parsed, head, headLength: headLength)
+        }
         DeadlineQueue.disarm(self)
         worker.metrics.add(.requests)
         var facts = RequestFacts(parsed, draining: worker.draining)
@@ -257,9 +277,10 @@ final class ClientConnection: EventHandler {
             let target: UnsafeRawBufferPointer? = route.stripPrefix
                 ? worker.routeTable!.strippedTarget(route, target: requestTarget(parsed, head), scratch: worker.routeScratch) : nil
             fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: https, target: target,
-                                             rules: route.requestHeaders, into: &fwdBuf!, facts: &facts)
+                                             rules: route.requestHeaders, edits: filterRun, into: &fwdBuf!, facts: &facts)
         } else {
-            fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: https, into: &fwdBuf!, facts: &facts)
+            fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: https, edits: filterRun,
+                                             into: &fwdBuf!, facts: &facts)
         }
         inBuf!.consume(headLength)
         exchange = ExchangeStateMachine(facts: facts, eligible: pool.snapshot.eligible.count, draining: worker.draining)
@@ -273,8 +294,12 @@ final class ClientConnection: EventHandler {
             perform(exchange.respondKeeping(404))
             return
         }
-        // Filters (issue 16) run here: after the route and pool are chosen,
-        // before a backend is picked (a filter may answer, or choose another pool).
+        if filterStatus.status != 0 {
+            // A filter answered (or the chain failed): no backend sees the request.
+            filterAnswered = filterStatus.own
+            perform(exchange.respondKeeping(filterStatus.status))
+            return
+        }
         guard let picked = pickBackend() else {
             // No eligible backend: 503, keeping the connection when the body was read.
             perform(exchange.respondKeeping(503))
@@ -299,6 +324,11 @@ final class ClientConnection: EventHandler {
 
     /// Gives every buffer back to the worker's pool (the connection is closing).
     func releaseBuffers() {
+        if filterRun != nil {
+            // Closed mid-exchange without an account: the completion hooks still run once.
+            completeFilters(status: exchange.status == 0 ? 499 : exchange.status, micros: (Clock.monotonicNanos() &- startNanos) / 1000)
+            releaseFilters()
+        }
         let pool = worker.pool
         if let b = inBuf { pool.give(b); inBuf = nil }
         if let b = outBuf { pool.give(b); outBuf = nil }

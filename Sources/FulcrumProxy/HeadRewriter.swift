@@ -1,5 +1,6 @@
 import FulcrumEventLoop
 import FulcrumHTTP
+import FulcrumPluginHost
 import FulcrumRouting
 
 /// Builds the heads the proxy forwards (CONTRACT §4): hop-by-hop fields
@@ -17,7 +18,7 @@ enum HeadRewriter {
     /// header fields (`request_headers`; never framing or hop-by-hop ones,
     /// which validation refused).
     static func writeRequest(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, clientIP: String, https: Bool = false,
-                             target: UnsafeRawBufferPointer? = nil, rules: CompiledHeaderRules? = nil,
+                             target: UnsafeRawBufferPointer? = nil, rules: CompiledHeaderRules? = nil, edits: FilterRun? = nil,
                              into out: inout ByteBuffer, facts: inout RequestFacts) -> Bool {
         let base = head.baseAddress!
         let origin = out.writeIndex
@@ -34,6 +35,9 @@ enum HeadRewriter {
             facts.targetRange = Int(parsed.targetStart)..<Int(parsed.targetEnd)
         }
         let dropping = rules.map { !$0.drop.isEmpty } ?? false
+        // Filters' set/remove (names already checked: never framing, hop-by-hop or Host).
+        let filterEdits = edits?.requestEdits
+        let editing = !(filterEdits?.isEmpty ?? true)
         let upgrading = parsed.isUpgradeRequest
         // The host every hop sees: the authority of an absolute-form target wins.
         var host: (Int, Int)?
@@ -67,11 +71,20 @@ enum HeadRewriter {
             default:
                 if parsed.isHopByHop(i, in: head) { continue }
                 if dropping && rules!.drops(base + Int(f.nameStart), Int(f.nameEnd - f.nameStart)) { continue }
+                if editing && filterEdits!.touches(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.nameEnd - f.nameStart))) {
+                    continue
+                }
             }
             ok = ok && out.append(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.lineEnd - f.nameStart)))
         }
         if ok, let rules, !rules.append.isEmpty {
-            ok = rules.append.withUnsafeBytes { out.append($0) }
+            ok = editing ? appendRouteLines(rules.append, except: filterEdits!, into: &out) : rules.append.withUnsafeBytes { out.append($0) }
+        }
+        if editing {
+            // X-Forwarded-* are the proxy's (written below): a filter's are not added.
+            filterEdits!.forEachSet { n, v in
+                if !isForwardedField(n) { ok = ok && out.append(n) && out.append(": ") && out.append(v) && out.append("\r\n") }
+            }
         }
         if upgrading {
             ok = ok && out.append("Connection: upgrade\r\n")
@@ -102,8 +115,10 @@ enum HeadRewriter {
 
     /// The response head for the client (appended after anything already in `out`).
     static func writeResponse(_ parsed: ParsedHead, head: UnsafeRawBufferPointer, _ options: ResponseOptions,
-                              rules: CompiledHeaderRules? = nil, into out: inout ByteBuffer) -> Bool {
+                              rules: CompiledHeaderRules? = nil, edits: FilterRun? = nil, into out: inout ByteBuffer) -> Bool {
         let dropping = rules.map { !$0.drop.isEmpty } ?? false
+        let filterEdits = edits?.responseEdits
+        let editing = !(filterEdits?.isEmpty ?? true)
         let base = head.baseAddress!
         let mark = out.writeIndex
         var ok = out.append(UnsafeRawBufferPointer(start: base, count: Int(parsed.startLineEnd)))
@@ -122,12 +137,16 @@ enum HeadRewriter {
             default:
                 if parsed.isHopByHop(i, in: head) { continue }
                 if dropping && rules!.drops(base + Int(f.nameStart), Int(f.nameEnd - f.nameStart)) { continue }
+                if editing && filterEdits!.touches(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.nameEnd - f.nameStart))) {
+                    continue
+                }
             }
             ok = ok && out.append(UnsafeRawBufferPointer(start: base + Int(f.nameStart), count: Int(f.lineEnd - f.nameStart)))
         }
         if ok, let rules, !rules.append.isEmpty {
-            ok = rules.append.withUnsafeBytes { out.append($0) }
+            ok = editing ? appendRouteLines(rules.append, except: filterEdits!, into: &out) : rules.append.withUnsafeBytes { out.append($0) }
         }
+        if editing { filterEdits!.forEachSet { n, v in ok = ok && out.append(n) && out.append(": ") && out.append(v) && out.append("\r\n") } }
         if switching {
             ok = ok && out.append("Connection: upgrade\r\n")
         } else if options.close {
@@ -138,6 +157,44 @@ enum HeadRewriter {
         ok = ok && out.append("\r\n")
         if !ok { out.writeIndex = mark }  // nothing half-written stays queued
         return ok
+    }
+
+    /// A route's `set` lines (`Name: value\r\n` each), but not those of a
+    /// name a filter set or removed afterwards: the filter runs later and wins.
+    static func appendRouteLines(_ lines: [UInt8], except edits: HeaderEdits, into out: inout ByteBuffer) -> Bool {
+        lines.withUnsafeBytes { b in
+            var ok = true
+            var start = 0
+            while start < b.count {
+                var colon = start
+                while colon < b.count && b[colon] != UInt8(ascii: ":") { colon += 1 }
+                var end = colon
+                while end < b.count && b[end] != 0x0A { end += 1 }
+                end = min(end + 1, b.count)
+                if !edits.touches(UnsafeRawBufferPointer(rebasing: b[start..<colon])) {
+                    ok = ok && out.append(UnsafeRawBufferPointer(rebasing: b[start..<end]))
+                }
+                start = end
+            }
+            return ok
+        }
+    }
+
+    @inline(__always)
+    static func asciiLower(_ b: UInt8) -> UInt8 { b &- 0x41 < 26 ? b | 0x20 : b }
+
+    /// X-Forwarded-For, -Proto, -Host (any case).
+    static func isForwardedField(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard name.count == 15 || name.count == 16 else { return false }
+        let prefix: StaticString = "x-forwarded-"
+        for i in 0..<12 where asciiLower(name[i]) != prefix.utf8Start[i] { return false }
+        let rest = UnsafeRawBufferPointer(rebasing: name[12...])
+        for candidate: StaticString in ["for", "proto", "host"] where candidate.utf8CodeUnitCount == rest.count {
+            var same = true
+            for i in 0..<rest.count where asciiLower(rest[i]) != candidate.utf8Start[i] { same = false; break }
+            if same { return true }
+        }
+        return false
     }
 
     /// The one `Content-Length` line that replaces a list ("5, 5") or repeated lines.

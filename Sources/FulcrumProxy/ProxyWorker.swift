@@ -46,6 +46,8 @@ public final class ProxyWorker: @unchecked Sendable {
     var defaultPool: WorkerPool
     /// `routing.table`, read per request (nil without -config: one test, nothing retained).
     var routeTable: RouteTable?
+    /// This worker's filter instances and chains (nil: the file has no filters).
+    var filters: WorkerFilters?
     /// Scratch for normalising paths and stripping prefixes (routes only).
     let routeScratch = RouteScratch(capacity: HTTPLimits.maxHead)
 
@@ -65,6 +67,7 @@ public final class ProxyWorker: @unchecked Sendable {
         workerPools = current.pools.map(WorkerPool.init)
         defaultPool = workerPools[current.defaultPool]
         routeTable = current.table
+        filters = WorkerFilters(current.filters, labels: current.table?.routes.map(\.label) ?? [], worker: index)
         loop = EventLoop(name: "worker-\(index)")
         pool = BufferPool(bufferSize: config.bufferSize, maxFree: 512)
         pools = BackendPools(slots: BackendTable.shared.capacity, maxPerBackend: config.maxIdlePerBackend)
@@ -161,6 +164,7 @@ public final class ProxyWorker: @unchecked Sendable {
                 workerPools = current.pools.map { kept[ObjectIdentifier($0)] ?? WorkerPool($0) }
                 defaultPool = workerPools[current.defaultPool]
                 routeTable = current.table
+                filters = WorkerFilters(current.filters, labels: current.table?.routes.map(\.label) ?? [], worker: index)
             }
         }
         for w in workerPools { w.refresh(worker: index) }

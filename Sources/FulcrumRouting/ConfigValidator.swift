@@ -28,6 +28,10 @@ public struct ValidationContext: Sendable {
 /// The checks that need more than the file's shape: references between
 /// its parts, names the program knows, and the header and path rules.
 enum ConfigValidator {
+    /// The longest chain (top-level plus a route's own): the host's
+    /// per-request state is sized for it (FilterRun.maxFilters).
+    static let maxFiltersPerRoute = 32
+
     static func validate(_ c: RoutingConfig, _ context: ValidationContext, into problems: inout [ConfigProblem]) {
         func problem(_ place: String, _ message: String) { problems.append(ConfigProblem(place: place, message: message)) }
         let poolNames = Set(c.effectivePools.map(\.name))
@@ -52,6 +56,9 @@ enum ConfigValidator {
         if let d = c.defaultPool, !poolNames.contains(d) { problem("default_pool", "unknown pool \"\(d)\"") }
         for (i, f) in c.filters.enumerated() {
             if let why = context.filterRefusal(f) { problem("filters[\(i)]", why) }
+        }
+        if c.filters.count > maxFiltersPerRoute {
+            problem("filters", "\(c.filters.count) filters: a chain holds at most \(maxFiltersPerRoute)")
         }
         var routeNames = Set<String>()
         for (i, r) in c.routes.enumerated() {
@@ -91,6 +98,9 @@ enum ConfigValidator {
             }
             for (j, f) in (r.filters ?? []).enumerated() {
                 if let why = context.filterRefusal(f) { problem("\(place).filters[\(j)]", why) }
+            }
+            if let own = r.filters, c.filters.count <= maxFiltersPerRoute, c.filters.count + own.count > maxFiltersPerRoute {
+                problem("\(place).filters", "\(c.filters.count + own.count) filters with the top-level ones: a chain holds at most \(maxFiltersPerRoute)")
             }
         }
     }

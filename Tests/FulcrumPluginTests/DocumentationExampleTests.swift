@@ -31,8 +31,8 @@ final class DocumentationExampleTests: XCTestCase {
                 break
             }
         }
-        XCTAssertEqual(sources, 3, "the page's C strategy, Swift strategy and C probe")
-        XCTAssertEqual(commands.count, 2, "the page's cc and swiftc commands")
+        XCTAssertEqual(sources, 5, "the page's C strategy, Swift strategy, C probe, C filter and Swift filter")
+        XCTAssertEqual(commands.count, 4, "the page's cc and swiftc commands (strategies and filters)")
         for command in commands {
             try runCommand("bash", ["-c", "cd '\(directory)' && \(command)"])
         }
@@ -58,6 +58,20 @@ final class DocumentationExampleTests: XCTestCase {
 
         let probe = try XCTUnwrap(catalog.probe(named: "always-up")?.makeInstance())
         XCTAssertNil(probe.check(address: "http://127.0.0.1:1", timeoutMilliseconds: 100))
+
+        // The filters.
+        guard case .failure(let refused) = catalog.makeFilterFactory(name: "deny-prefix", config: "{}") else { return XCTFail() }
+        XCTAssertTrue(refused.description.contains("prefix must be"), refused.description)
+        let c = chain(try filterFactory("deny-prefix", #"{"prefix":"/admin"}"#, catalog: catalog),
+                      try filterFactory("pool-header", catalog: catalog))
+        let run = FilterRun()
+        XCTAssertEqual(TestHead(target: "/admin/x").run(c, run), .respond(status: 403))
+        XCTAssertEqual(run.localBody, "forbidden\n")
+        XCTAssertEqual(run.annotation("denied"), "prefix")
+        XCTAssertEqual(TestHead(target: "/home", route: "web", pool: "blue").run(c, run), .forward)
+        XCTAssertEqual(run.requestEdits.setsForTest, ["x-route": "web"])
+        c.runResponse(status: 200, head: .empty, run: run)
+        XCTAssertEqual(run.responseEdits.setsForTest, ["x-pool": "blue"])
     }
 
     struct Block { let language: String; let body: String }

@@ -123,6 +123,18 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(p, ["f.json: routes[0].filters[0]: ip-filter: allow must be a list"])
     }
 
+    func testAChainHoldsAtMost32FiltersWithTheTopLevelOnes() {
+        let context = ValidationContext(canonicalStrategy: { _ in "round-robin" }, probeExists: { _ in true }, filterRefusal: { _ in nil })
+        func entries(_ n: Int) -> String { Array(repeating: #"{"name":"f"}"#, count: n).joined(separator: ",") }
+        guard case .valid = load(#"{"filters":[\#(entries(30))],"routes":[{"filters":[\#(entries(2))]}]}"#, context: context) else {
+            return XCTFail("32 is allowed")
+        }
+        guard case .invalid(let p) = load(#"{"filters":[\#(entries(30))],"routes":[{},{"filters":[\#(entries(3))]}]}"#, context: context) else {
+            return XCTFail("33 is not")
+        }
+        XCTAssertEqual(p, ["f.json: routes[1].filters: 33 filters with the top-level ones: a chain holds at most 32"])
+    }
+
     func testRenderParsesBackEqual() throws {
         let c = try XCTUnwrap(valid(Self.example))
         let again = try XCTUnwrap(valid(c.json.serialized))

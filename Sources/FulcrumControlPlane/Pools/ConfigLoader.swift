@@ -31,7 +31,9 @@ enum ConfigLoader {
     /// One line for -check-config's stdout.
     static func summary(_ c: RoutingConfig, path: String) -> String {
         let pools = c.effectivePools.map { "\($0.name) (\($0.backends.count) backend\($0.backends.count == 1 ? "" : "s"))" }
+        let filters = c.filters.count + c.routes.reduce(0) { $0 + ($1.filters?.count ?? 0) }
         return "\(path): valid: \(c.effectivePools.count) pool(s): \(pools.joined(separator: ", ")); \(c.routes.count) route(s); "
+            + (filters > 0 ? "\(filters) filter entr\(filters == 1 ? "y" : "ies") (\(c.filters.count) top-level); " : "")
             + (c.defaultPool.map { "unmatched requests go to \($0)" } ?? "unmatched requests get 404")
     }
 }

@@ -54,10 +54,18 @@ public final class PoolManager: @unchecked Sendable {
             runtimes.append(try PoolRuntime(name: pool.name, settings: settings, catalog: catalog, scaled: scaled))
         }
         state = Mutex(State(runtimes: runtimes, config: config))
-        routing = Published(Self.makeRouting(runtimes, config, workers: workers, previous: nil))
+        var filters: RouteFilters?
+        if let config {
+            switch FilterSetup.make(config, catalog: catalog, path: configPath ?? "") {
+            case .success(let f): filters = f
+            case .failure(let problems): throw PoolRuntime.SetupError(message: problems.messages.joined(separator: "; "))
+            }
+        }
+        routing = Published(Self.makeRouting(runtimes, config, workers: workers, previous: nil, filters: filters))
     }
 
-    static func makeRouting(_ runtimes: [PoolRuntime], _ config: RoutingConfig?, workers: Int, previous: Routing?) -> Routing {
+    static func makeRouting(_ runtimes: [PoolRuntime], _ config: RoutingConfig?, workers: Int, previous: Routing?,
+                            filters: RouteFilters? = nil) -> Routing {
         let pools = runtimes.map(\.proxyPool)
         guard let config else {
             return Routing(pools: pools, table: nil, defaultPool: 0, unmatchedPool: 0, workers: workers)
@@ -67,7 +75,7 @@ public final class PoolManager: @unchecked Sendable {
         let table = RouteTable(config.routes, pools: names, defaultPool: config.defaultPoolName)
         return Routing(pools: pools, table: table, defaultPool: defaultIndex,
                        unmatchedPool: config.defaultPool == nil ? nil : defaultIndex, workers: workers,
-                       previous: previous)
+                       previous: previous, filters: filters)
     }
 
     // MARK: reading
@@ -155,6 +163,13 @@ public final class PoolManager: @unchecked Sendable {
 
     /// Swaps in `next` (valid): pools by name, then the routing in one publish.
     private func apply(_ next: RoutingConfig, path: String) -> [String]? {
+        // Filters first: a filter that refuses now (validation passed a moment
+        // ago) leaves everything as it was.
+        let filters: RouteFilters?
+        switch FilterSetup.make(next, catalog: catalog, path: path) {
+        case .success(let f): filters = f
+        case .failure(let problems): return problems.messages
+        }
         let (old, started) = state.withLock { ($0.runtimes, $0.started) }
         var runtimes: [PoolRuntime] = []
         var fresh: [PoolRuntime] = []
@@ -198,7 +213,7 @@ public final class PoolManager: @unchecked Sendable {
             $0.config = next
             $0.retired += removed
         }
-        routing.publish(Self.makeRouting(runtimes, next, workers: workers, previous: routing.value))
+        routing.publish(Self.makeRouting(runtimes, next, workers: workers, previous: routing.value, filters: filters))
         if let sharing {
             let defaultName = routing.value.defaultProxyPool.name
             sharing.setKnown(runtimes.map(\.name))

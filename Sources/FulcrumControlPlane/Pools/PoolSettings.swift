@@ -38,7 +38,9 @@ struct PoolSettings: Equatable, Sendable {
 
 extension Options {
     /// What validating a configuration file needs from this program: its
-    /// strategies and probes (plugins included), the -algo default.
+    /// strategies, probes and filters (plugins included), the -algo default.
+    /// A filter entry is checked by the filter itself (its `on_config_new`):
+    /// the refusal names the filter and gives its reason.
     func validationContext(_ catalog: PluginCatalog) -> ValidationContext {
         let algo = self.algo
         return ValidationContext(
@@ -48,6 +50,12 @@ extension Options {
                 return descriptor.makeInstance(config: config.serialized) == nil
                     ? "strategy \(descriptor.name) refused its configuration \(config.serialized)" : nil
             },
-            probeExists: { catalog.probe(named: $0) != nil })
+            probeExists: { catalog.probe(named: $0) != nil },
+            filterRefusal: { entry in
+                switch catalog.makeFilterFactory(name: entry.name, config: entry.config?.serialized ?? "{}") {
+                case .success: return nil  // the trial factory is destroyed here
+                case .failure(let why): return why.description
+                }
+            })
     }
 }

@@ -33,12 +33,15 @@ public final class Routing: Sendable {
     public let unmatchedPool: Int?
     /// Per-route request counts (each worker its own row).
     public let counters: RouteCounters
+    /// The file's filters (CONTRACT §11), nil when it has none.
+    public let filters: RouteFilters?
 
     /// `previous`: the routing this one replaces; a route keeps counting
     /// from its count there when its label (name or `routes[N]`) is unchanged.
     public init(pools: [ProxyPool], table: RouteTable?, defaultPool: Int, unmatchedPool: Int?, workers: Int,
-                previous: Routing? = nil) {
+                previous: Routing? = nil, filters: RouteFilters? = nil) {
         self.pools = pools
+        self.filters = filters
         self.table = table
         self.defaultPool = defaultPool
         self.unmatchedPool = unmatchedPool

@@ -16,7 +16,13 @@ final class WorkerPool {
     var snapshot = BackendSnapshot(all: [])
     var snapshotGeneration: UInt64 = 0
 
-    init(_ pool: ProxyPool) { self.pool = pool }
+    /// The pool's name as bytes (a filter's pool choice is compared to it).
+    let nameBytes: [UInt8]
+
+    init(_ pool: ProxyPool) {
+        self.pool = pool
+        nameBytes = Array(pool.name.utf8)
+    }
 
     var registry: Registry { pool.registry }
 
