@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "FulcrumPluginHost", dependencies: ["CFulcrumPlugin", "CFulcrumShim", "FulcrumCore", "FulcrumRegistry", "FulcrumSDK"], path: "Sources/FulcrumPluginHost", swiftSettings: dataPlane),
         // Routes and the configuration file (pure: request facts in, route out).
         .target(name: "FulcrumRouting", dependencies: ["FulcrumSDK"], path: "Sources/FulcrumRouting", swiftSettings: dataPlane),
-        .target(name: "FulcrumProxy", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumPluginHost", "FulcrumRegistry", "FulcrumRouting"], path: "Sources/FulcrumProxy", swiftSettings: dataPlane),
+        .target(name: "FulcrumProxy", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumHTTP2", "FulcrumPluginHost", "FulcrumRegistry", "FulcrumRouting"], path: "Sources/FulcrumProxy", swiftSettings: dataPlane),
         // A small etcd v3 client (JSON gateway over the project's HTTP/1.1 codec), for -registry.
         .target(name: "FulcrumEtcd", dependencies: ["CFulcrumShim", "FulcrumCore", "FulcrumEventLoop", "FulcrumHTTP", "FulcrumSDK"], path: "Sources/FulcrumEtcd", swiftSettings: strict),
         // -registry etcd://: the registry shared through etcd (sync, seeding, instance leases).

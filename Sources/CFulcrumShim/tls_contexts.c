@@ -42,7 +42,7 @@ static int servername_cb(SSL *ssl, int *alert, void *arg) {
 
 /* The protocols the server speaks, in its order of preference, in ALPN's
  * wire format (length-prefixed). The one place to add "h2". */
-static const unsigned char server_protocols[] = "\x08http/1.1";
+static const unsigned char server_protocols[] = "\x02h2\x08http/1.1";
 
 /* ALPN: the first of ours the client offers. A client that offers ALPN but
  * none of ours gets the no_application_protocol alert (RFC 7301 §3.2); a

@@ -12,12 +12,12 @@ import Synchronization
 /// for it later in the same batch finds a closed handler, never a freed one.
 public final class EventLoop: @unchecked Sendable {
     public let name: String
-    private let epfd: Int32
+    let epfd: Int32
     private let wakeFD: Int32
     private let wakeHandler: WakeHandler
     private let events: UnsafeMutablePointer<fulcrum_event>
     private static let batch = 256
-    private var graveyard: [EventHandler] = []
+    var graveyard: [EventHandler] = []
     private var queues: [DeadlineQueue] = []
     /// TLS handlers whose sessions hold decrypted bytes (see `notePending`).
     private var tlsPending: [EventHandler] = []

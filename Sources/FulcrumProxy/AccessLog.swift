@@ -49,7 +49,7 @@ final class AccessLogBuffer {
     /// `time client method target status backend duration_ms [key=value …]`:
     /// the annotations filters made (`request_id=…`) close the line.
     func append(client: String, method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer, status: Int,
-                backend: String, durationMicros: UInt64, annotations: FilterRun? = nil) {
+                backend: String, durationMicros: UInt64, http2: Bool = false, annotations: FilterRun? = nil) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         if ts.tv_sec != second {
@@ -69,6 +69,8 @@ final class AccessLogBuffer {
         buffer.append(contentsOf: method)
         buffer.append(UInt8(ascii: " "))
         buffer.append(contentsOf: target)
+        // HTTP/2 requests say so (HTTP/1.1 lines keep their format).
+        if http2 { buffer.append(contentsOf: " HTTP/2.0".utf8) }
         buffer.append(UInt8(ascii: " "))
         buffer.append(contentsOf: String(status).utf8)
         buffer.append(UInt8(ascii: " "))

@@ -112,7 +112,7 @@ extension ClientConnection {
             logMethod.withUnsafeBytes { m in
                 logTarget.withUnsafeBytes { t in
                     log.append(client: clientIP, method: m, target: t, status: status, backend: backend?.address ?? "",
-                               durationMicros: micros, annotations: filterRun)
+                               durationMicros: micros, http2: viaH2, annotations: filterRun)
                 }
             }
         }

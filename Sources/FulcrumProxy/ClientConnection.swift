@@ -40,6 +40,11 @@ final class ClientConnection: EventHandler {
     /// The client's IP as text (X-Forwarded-For, access log).
     let clientIP: String
     var phase = Phase.readingHead
+    /// The client reached us over TLS (X-Forwarded-Proto); set for an HTTP/2
+    /// stream's internal connection when its client did.
+    var https = false
+    /// The internal HTTP/1.1 side of an HTTP/2 stream (`H2Stream`): the access log says HTTP/2.0.
+    var viaH2 = false
     var inBuf: ByteBuffer?
     /// Bytes for the client that are not forwarded body bytes: response heads, 1xx, canned responses, de-chunked data.
     var outBuf: ByteBuffer?
@@ -218,6 +223,8 @@ final class ClientConnection: EventHandler {
         let head = UnsafeRawBufferPointer(start: inBuf!.base + inBuf!.readIndex, count: headLength)
         let parsed = worker.head
         if let error = HeadParser.parseRequest(head, into: parsed) {
+            // "PRI * HTTP/2.0": the HTTP/2 preface (h2c prior knowledge, or ALPN h2). Only on this error path: no cost per request.
+            if error.status == 505, !viaH2, switchToHTTP2() { return }
             Log.debug("client \(clientIP): \(error.status) \(error.reason)")
             respondAndClose(error.status)
             return
@@ -269,10 +276,10 @@ final class ClientConnection: EventHandler {
         if let route {
             let target: UnsafeRawBufferPointer? = route.stripPrefix
                 ? worker.routeTable!.strippedTarget(route, target: requestTarget(parsed, head), scratch: worker.routeScratch) : nil
-            fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: tls != nil, target: target,
+            fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: https, target: target,
                                              rules: route.requestHeaders, edits: filterRun, into: &fwdBuf!, facts: &facts)
         } else {
-            fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: tls != nil, edits: filterRun,
+            fits = HeadRewriter.writeRequest(parsed, head: head, clientIP: clientIP, https: https, edits: filterRun,
                                              into: &fwdBuf!, facts: &facts)
         }
         inBuf!.consume(headLength)

@@ -52,6 +52,8 @@ public final class ProxyWorker: @unchecked Sendable {
     let routeScratch = RouteScratch(capacity: HTTPLimits.maxHead)
 
     var draining = false
+    /// HTTP/2 client connections (ticked every second, told of SIGTERM).
+    var h2Connections: [ObjectIdentifier: H2ClientConnection] = [:]
     /// Open client connections, readable from other threads (shutdown waits on it).
     let openClients = Atomic<Int>(0)
 
@@ -81,6 +83,7 @@ public final class ProxyWorker: @unchecked Sendable {
         loop.everySecond = { [unowned self] in
             self.listener?.tick(now: self.loop.now)
             self.tlsListener?.tick(now: self.loop.now)
+            self.tickH2(now: self.loop.now)
         }
     }
 
@@ -109,6 +112,7 @@ public final class ProxyWorker: @unchecked Sendable {
                 return
             }
             c.tls = session
+            c.https = true
         }
         guard loop.register(c, fd: fd, events: EventMask.readable | EventMask.readHangUp) else {
             _ = fulcrumClose(fd)
@@ -132,6 +136,8 @@ public final class ProxyWorker: @unchecked Sendable {
         c.endInFlight()
         c.releaseBuffers()
         loop.close(c, reset: reset)
+        // An HTTP/2 stream's internal connection is neither accepted nor open as far as clients go.
+        guard !c.viaH2 else { return }
         openClients.add(-1, ordering: .relaxed)
         metrics.add(.connectionsClosed)
         if draining && openClients.load(ordering: .relaxed) == 0 { finishDrain() }
@@ -179,13 +185,15 @@ public final class ProxyWorker: @unchecked Sendable {
         }
         pools.closeAll()
         var idle: [ClientConnection] = []
-        idleQueue.forEach { if let c = $0 as? ClientConnection { idle.append(c) } }
-        headerQueue.forEach { if let c = $0 as? ClientConnection, c.inBuf?.isEmpty ?? true { idle.append(c) } }
+        // An HTTP/2 stream's internal connection ends with its stream, not here.
+        idleQueue.forEach { if let c = $0 as? ClientConnection, !c.viaH2 { idle.append(c) } }
+        headerQueue.forEach { if let c = $0 as? ClientConnection, !c.viaH2, c.inBuf?.isEmpty ?? true { idle.append(c) } }
         for c in idle { closeClient(c) }
+        for h in Array(h2Connections.values) { h.beginShutdown() }
         if openClients.load(ordering: .relaxed) == 0 { finishDrain() }
     }
 
-    private func finishDrain() {
+    func finishDrain() {
         accessLog?.flush()
         loop.stop()
     }

@@ -7,7 +7,9 @@ import Glibc
 public final class WorkerMetrics: @unchecked Sendable {
     public enum Counter: Int, CaseIterable {
         case connectionsAccepted, connectionsClosed, requests, retries, upstreamConnects, upstreamReuses,
-             upstreamFailures, tunnels, bytesFromClients, bytesToClients, responseTimeouts, bodyTimeouts, connectTimeouts
+             upstreamFailures, tunnels, bytesFromClients, bytesToClients, responseTimeouts, bodyTimeouts, connectTimeouts,
+             /// HTTP/2 (issue 17): client connections that became HTTP/2, and their streams.
+             h2Connections, h2Streams
     }
 
     /// Upper bounds (seconds) of the upstream duration histogram.

@@ -19,7 +19,8 @@ final class TLSTerminationTests: XCTestCase {
         let base = "https://localhost:\(port)"
 
         // Two requests on one connection; the backend sees X-Forwarded-Proto: https; ALPN http/1.1.
-        let (status, out) = curl(["-v", "--cacert", f.ca, "\(base)/headers", "\(base)/", "-w", "\nconnects=%{num_connects}\n"])
+        // (--http1.1: the listener also offers h2 now, CONTRACT §12, which curl prefers.)
+        let (status, out) = curl(["-v", "--http1.1", "--cacert", f.ca, "\(base)/headers", "\(base)/", "-w", "\nconnects=%{num_connects}\n"])
         XCTAssertEqual(status, 0, out)
         XCTAssertTrue(out.contains("X-Forwarded-Proto: https"), out)
         XCTAssertTrue(out.contains("ALPN: server accepted http/1.1"), out)
