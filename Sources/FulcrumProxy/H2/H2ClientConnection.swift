@@ -41,10 +41,20 @@ final class H2ClientConnection: EventHandler {
     /// Takes over from the HTTP/1.1 connection that saw the preface: `initial`
     /// is everything it had read (the preface first).
     func start(initial: UnsafeRawBufferPointer) {
-        let n = min(initial.count, Self.rcap)
-        if n > 0 { rbuf.copyMemory(from: initial.baseAddress!, byteCount: n) }
-        rcount = n
-        process()
+        // The HTTP/1.1 side may have read more than `rbuf` holds (its buffer is
+        // 68 KiB: a client that sent a whole window of DATA at once): feed it
+        // in pieces, never drop any (dropped bytes desynchronised the frames
+        // and the stream stalled until the SETTINGS timeout).
+        var offset = 0
+        while offset < initial.count && !closed {
+            let n = min(initial.count - offset, Self.rcap - rcount)
+            guard n > 0 else { break }
+            (rbuf + rcount).copyMemory(from: initial.baseAddress! + offset, byteCount: n)
+            rcount += n
+            offset += n
+            process()
+        }
+        if offset < initial.count { shutdownAll(); return }
         readLoop()
         afterEvent()
     }
