@@ -84,6 +84,7 @@ control_plane_modules() {
   module FulcrumRegistry "$S/FulcrumRegistry"
   module FulcrumPluginHost "$S/FulcrumPluginHost"
   module FulcrumRouting "$S/FulcrumRouting"
+  module FulcrumHTTP2 "$S/FulcrumHTTP2"
   module FulcrumProxy "$S/FulcrumProxy"
   module FulcrumDemoBackend "$S/FulcrumDemoBackend"   # Fulcrum.swift imports it
   module FulcrumControlPlane "$S/FulcrumControlPlane" -enable-testing
@@ -144,7 +145,7 @@ build() {
       BUILT_OBJECTS=("$B/mods/shim.o")
       { module FulcrumCore "$S/FulcrumCore"; module FulcrumSDK "$root/SDK/FulcrumSDK"; module FulcrumEventLoop "$S/FulcrumEventLoop"
         module FulcrumHTTP "$S/FulcrumHTTP"; module FulcrumRegistry "$S/FulcrumRegistry"; module FulcrumPluginHost "$S/FulcrumPluginHost"
-        module FulcrumRouting "$S/FulcrumRouting"; module FulcrumProxy "$S/FulcrumProxy" -enable-testing; } >&2
+        module FulcrumRouting "$S/FulcrumRouting"; module FulcrumHTTP2 "$S/FulcrumHTTP2"; module FulcrumProxy "$S/FulcrumProxy" -enable-testing; } >&2
       link "$1" "${BUILT_OBJECTS[@]}" -- "$T/Support.swift" "$T/ExchangeForwarding.swift" ;;
     config|path)
       # The routing module over the SDK (JSON, addresses).
